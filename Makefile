@@ -1,0 +1,56 @@
+# Two commands for a newcomer: `make demo` (the main job against the local stand-in) and `make test`
+# (every test layer). Both install what they need from scratch: the Python venv, the stand-in, the engine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(REQ_HASH)
+ENGINE_ENV = eval "$$(tools/engine.sh env)"
+
+.PHONY: venv lint test test-unit test-standin test-integration test-e2e standin engine demo bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+test-unit: venv
+	$(BIN)/pytest tests/unit
+
+standin:
+	@standin/build.sh >/dev/null
+
+test-standin:
+	cd standin && go vet ./... && go test -count=1 ./...
+
+test-integration: venv standin
+	$(BIN)/pytest tests/integration
+
+engine:
+	@tools/engine.sh env >/dev/null
+
+test-e2e: venv standin engine
+	$(ENGINE_ENV); $(BIN)/pytest tests/e2e
+
+# Every layer, in order of cost; a layer that cannot run fails the target and says why.
+test: lint test-unit test-standin test-integration test-e2e
+
+demo: venv standin engine
+	$(ENGINE_ENV); $(BIN)/python -m tools.demo
+
+bench: venv standin engine
+	$(ENGINE_ENV); $(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .pulumi-state .standin standin/bin

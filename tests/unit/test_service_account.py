@@ -1,0 +1,267 @@
+"""The ServiceAccount component under Pulumi mocks: children, names, parents, org ids, grants, secrets."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.service_account import RESOURCE_TYPE, ServiceAccount, ServiceAccountArgs
+from components.settings import Grant, ServiceAccountSettings, VerificationSettings
+
+ORG = "259254409320316419"
+KEY_JSON = json.dumps({"type": "serviceaccount", "keyId": "k1", "key": "not-a-real-key", "userId": "u1"})
+
+
+@dataclass
+class RecordingMocks(pulumi.runtime.Mocks):
+    resources: dict[str, pulumi.runtime.MockResourceArgs] = field(default_factory=dict)
+    #: name -> (parent URN, dependency URNs) as the SDK sent them to the monitor.
+    links: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        self.resources[args.name] = args
+        state = dict(args.inputs)
+        if args.typ == "zitadel:index/machineUser:MachineUser":
+            state["preferredLoginName"] = f"{args.inputs['userName']}@acme.example"
+            return "u1", state
+        if args.typ == "zitadel:index/machineKey:MachineKey":
+            state["keyDetails"] = KEY_JSON
+            return "k1", state
+        if args.typ.startswith("pulumi-python:dynamic"):
+            state.update(
+                verified=True,
+                roles_found={"org": ["ORG_OWNER"]},
+                token_type="Bearer",
+                token_format="opaque",
+                expires_in=43199,
+                attempts=1,
+                elapsed_seconds=0.1,
+                failure_kind=None,
+                failure=None,
+                checked_at="2026-11-28T12:00:00Z",
+            )
+            return "u1:k1", state
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+@pytest.fixture
+def mocks() -> RecordingMocks:
+    recorder = RecordingMocks()
+    pulumi.runtime.set_mocks(recorder, project="zitadel-bootstrap", stack="unit", preview=False)
+    monitor = pulumi.runtime.settings.get_monitor()
+    register = monitor.RegisterResource
+
+    def recording_register(request: Any) -> Any:
+        recorder.links[request.name] = (request.parent, list(request.dependencies))
+        return register(request)
+
+    monitor.RegisterResource = recording_register
+    return recorder
+
+
+def settings(**changes: Any) -> ServiceAccountSettings:
+    base = ServiceAccountSettings(
+        name="ci",
+        org_id=ORG,
+        user_name="ci-bot",
+        display_name="CI bot",
+        description="deploys things",
+        access_token_type="ACCESS_TOKEN_TYPE_BEARER",
+        grants=(Grant(level="org", resource_id=ORG, roles=("ORG_OWNER",)),),
+        key_expiration="2027-01-01T00:00:00Z",
+        key_expiration_is_relative=False,
+        audience="zitadel",
+    )
+    return replace(base, **changes)
+
+
+def build(account: ServiceAccountSettings, **verification: Any) -> ServiceAccount:
+    return ServiceAccount(
+        account.name,
+        ServiceAccountArgs(
+            account=account,
+            issuer="https://acme.example",
+            insecure=False,
+            verification=VerificationSettings(**verification),
+        ),
+    )
+
+
+def by_type(mocks: RecordingMocks, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+    return [r for r in mocks.resources.values() if r.typ == typ or r.typ.startswith(typ)]
+
+
+@pulumi.runtime.test
+def test_declares_user_key_org_member_and_verification_named_from_the_component(mocks: RecordingMocks) -> Any:
+    sa = build(settings())
+
+    def check(_: Any) -> None:
+        assert set(mocks.resources) == {"ci", "ci-user", "ci-key", "ci-org-member", "ci-verification"}
+        assert mocks.resources["ci"].typ == RESOURCE_TYPE
+        assert mocks.resources["ci-user"].typ == "zitadel:index/machineUser:MachineUser"
+        assert mocks.resources["ci-key"].typ == "zitadel:index/machineKey:MachineKey"
+        assert mocks.resources["ci-org-member"].typ == "zitadel:index/orgMember:OrgMember"
+        assert mocks.resources["ci-verification"].typ.startswith("pulumi-python:dynamic")
+
+    return sa.user_id.apply(check)
+
+
+@pulumi.runtime.test
+def test_every_zitadel_child_carries_the_org_id_explicitly(mocks: RecordingMocks) -> Any:
+    sa = build(settings())
+
+    def check(_: Any) -> None:
+        for name in ("ci-user", "ci-key", "ci-org-member"):
+            assert mocks.resources[name].inputs["orgId"] == ORG, f"{name} has no explicit orgId"
+
+    return sa.key_id.apply(check)
+
+
+@pulumi.runtime.test
+def test_user_key_and_member_inputs_follow_the_settings(mocks: RecordingMocks) -> Any:
+    sa = build(settings(access_token_type="ACCESS_TOKEN_TYPE_JWT"))
+
+    def check(_: Any) -> None:
+        user = mocks.resources["ci-user"].inputs
+        assert user["userName"] == "ci-bot"
+        assert user["name"] == "CI bot"
+        assert user["description"] == "deploys things"
+        assert user["accessTokenType"] == "ACCESS_TOKEN_TYPE_JWT"
+        key = mocks.resources["ci-key"].inputs
+        assert key["keyType"] == "KEY_TYPE_JSON"
+        assert key["userId"] == "u1"
+        assert key["expirationDate"] == "2027-01-01T00:00:00Z"
+        member = mocks.resources["ci-org-member"].inputs
+        assert member["userId"] == "u1"
+        assert member["roles"] == ["ORG_OWNER"]
+
+    return sa.key_id.apply(check)
+
+
+@pulumi.runtime.test
+def test_verification_gets_issuer_key_grants_and_deadlines(mocks: RecordingMocks) -> Any:
+    sa = build(settings(audience="123456"), deadline_seconds=30.0, refresh_settle_seconds=2.0)
+
+    def check(_: Any) -> None:
+        proof = mocks.resources["ci-verification"].inputs
+        assert proof["issuer"] == "https://acme.example"
+        assert proof["key_json"] == KEY_JSON
+        assert proof["org_id"] == ORG
+        assert proof["audience"] == "123456"
+        assert proof["deadline_seconds"] == 30.0
+        assert proof["refresh_settle_seconds"] == 2.0
+        assert proof["grants"] == [{"level": "org", "resource_id": ORG, "roles": ["ORG_OWNER"], "project_id": None}]
+
+    return sa.verified.apply(check)
+
+
+@pulumi.runtime.test
+def test_all_children_are_parented_to_the_component(mocks: RecordingMocks) -> Any:
+    sa = build(settings())
+
+    def check(urn: str) -> None:
+        children = {name: link for name, link in mocks.links.items() if name != "ci"}
+        assert len(children) == 4
+        for name, (parent, _) in children.items():
+            assert parent == urn, f"{name} is parented to {parent!r}, not the component"
+
+    return pulumi.Output.all(sa.urn, sa.verified).apply(lambda v: check(v[0]))
+
+
+@pulumi.runtime.test
+def test_verification_depends_on_the_key_and_every_grant(mocks: RecordingMocks) -> Any:
+    grants = (
+        Grant(level="org", resource_id=ORG, roles=("ORG_OWNER",)),
+        Grant(level="instance", resource_id="", roles=("IAM_OWNER_VIEWER",)),
+    )
+    sa = build(settings(grants=grants))
+
+    def check(_: Any) -> None:
+        _, deps = mocks.links["ci-verification"]
+        dep_names = {urn.rsplit("::", 1)[1] for urn in deps}
+        assert {"ci-key", "ci-org-member", "ci-instance-member"} <= dep_names, dep_names
+
+    return sa.verified.apply(check)
+
+
+@pulumi.runtime.test
+def test_four_manager_levels_yield_four_member_resources(mocks: RecordingMocks) -> Any:
+    grants = (
+        Grant(level="org", resource_id=ORG, roles=("ORG_OWNER",)),
+        Grant(level="instance", resource_id="", roles=("IAM_OWNER_VIEWER",)),
+        Grant(level="project", resource_id="77", roles=("PROJECT_OWNER",)),
+        Grant(level="project_grant", resource_id="88", roles=("PROJECT_GRANT_OWNER",), project_id="77"),
+    )
+    sa = build(settings(grants=grants))
+
+    def check(_: Any) -> None:
+        assert mocks.resources["ci-instance-member"].typ == "zitadel:index/instanceMember:InstanceMember"
+        assert mocks.resources["ci-instance-member"].inputs["roles"] == ["IAM_OWNER_VIEWER"]
+        project = mocks.resources["ci-project-member-77"]
+        assert project.typ == "zitadel:index/projectMember:ProjectMember"
+        assert project.inputs["projectId"] == "77"
+        assert project.inputs["orgId"] == ORG
+        grant = mocks.resources["ci-project-grant-member-88"]
+        assert grant.typ == "zitadel:index/projectGrantMember:ProjectGrantMember"
+        assert (grant.inputs["projectId"], grant.inputs["grantId"]) == ("77", "88")
+        levels = [g["level"] for g in mocks.resources["ci-verification"].inputs["grants"]]
+        assert levels == ["org", "instance", "project", "project_grant"]
+
+    return sa.verified.apply(check)
+
+
+@pulumi.runtime.test
+def test_key_json_output_is_a_secret_and_ids_are_not(mocks: RecordingMocks) -> Any:
+    sa = build(settings())
+
+    def check(args: list[Any]) -> None:
+        key_is_secret, user_is_secret, key_json = args
+        assert key_is_secret is True
+        assert user_is_secret is False
+        assert key_json == KEY_JSON
+
+    return pulumi.Output.all(
+        pulumi.Output.from_input(sa.key_json).is_secret(), sa.user_id.is_secret(), sa.key_json
+    ).apply(check)
+
+
+@pulumi.runtime.test
+def test_verification_summary_exposes_no_key_material(mocks: RecordingMocks) -> Any:
+    sa = build(settings())
+
+    def check(summary: Any) -> None:
+        assert summary["rolesFound"] == {"org": ["ORG_OWNER"]}
+        assert summary["tokenType"] == "Bearer"
+        assert "not-a-real-key" not in json.dumps(summary)
+
+    return sa.verification.apply(check)
+
+
+@pulumi.runtime.test
+def test_disabled_verification_declares_no_verification_resource(mocks: RecordingMocks) -> Any:
+    sa = build(settings(), enabled=False)
+
+    def check(verified: Any) -> None:
+        assert verified is None
+        assert "ci-verification" not in mocks.resources
+        assert "ci-key" in mocks.resources
+
+    return sa.verified.apply(check)
+
+
+@pulumi.runtime.test
+def test_no_org_member_when_only_instance_roles_are_granted(mocks: RecordingMocks) -> Any:
+    sa = build(settings(grants=(Grant(level="instance", resource_id="", roles=("IAM_OWNER",)),)))
+
+    def check(_: Any) -> None:
+        assert "ci-org-member" not in mocks.resources
+        assert "ci-instance-member" in mocks.resources
+
+    return sa.verified.apply(check)

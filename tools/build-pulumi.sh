@@ -8,6 +8,11 @@ PULUMI_VERSION="${PULUMI_VERSION:-3.274.1}"
 CACHE="${ZB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/zitadel-bootstrap}"
 out="$CACHE/pulumi-v$PULUMI_VERSION/bin"
 if [ -x "$out/pulumi" ]; then echo "$out/pulumi"; exit 0; fi
+mkdir -p "$CACHE"
+# A cold build takes most of 10 minutes of both cores: two callers starting together must not both do it.
+exec 9>"$CACHE/.build-pulumi.lock"
+flock 9
+if [ -x "$out/pulumi" ]; then echo "$out/pulumi"; exit 0; fi
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 cd "$work"
 cat > go.mod <<MOD
@@ -32,7 +37,7 @@ import _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
 GO
 go mod tidy -e >&2
 start=$(date +%s)
-mkdir -p "$out.tmp"
+rm -rf "$out.tmp"; mkdir -p "$out.tmp"
 go build -trimpath -o "$out.tmp/pulumi" \
   -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
   github.com/pulumi/pulumi/pkg/v3/cmd/pulumi >&2

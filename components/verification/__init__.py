@@ -1,0 +1,48 @@
+"""Pure JWT-bearer verification of ZITADEL machine keys (no Pulumi imports here; see ``provider`` for that)."""
+
+from .assertion import DEFAULT_ASSERTION_LIFETIME_SECONDS, build_assertion
+from .client import JWT_BEARER_GRANT_TYPE, check, match_grants, verify
+from .errors import (
+    ApiProofError,
+    DeadlineExceededError,
+    DiscoveryError,
+    InvalidInputError,
+    KeyFileError,
+    TokenExchangeError,
+    VerificationError,
+)
+from .keyfile import MachineKey, parse_key_file
+from .model import (
+    GRANT_LEVELS,
+    ZITADEL_AUDIENCE,
+    Grant,
+    GrantLevel,
+    RetryPolicy,
+    VerificationRequest,
+    VerificationResult,
+)
+
+__all__ = [
+    "DEFAULT_ASSERTION_LIFETIME_SECONDS",
+    "GRANT_LEVELS",
+    "JWT_BEARER_GRANT_TYPE",
+    "ZITADEL_AUDIENCE",
+    "ApiProofError",
+    "DeadlineExceededError",
+    "DiscoveryError",
+    "Grant",
+    "GrantLevel",
+    "InvalidInputError",
+    "KeyFileError",
+    "MachineKey",
+    "RetryPolicy",
+    "TokenExchangeError",
+    "VerificationError",
+    "VerificationRequest",
+    "VerificationResult",
+    "build_assertion",
+    "check",
+    "match_grants",
+    "parse_key_file",
+    "verify",
+]

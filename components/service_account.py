@@ -35,16 +35,14 @@ class ServiceAccountArgs(TypedDict):
 
 
 def grant_inputs(grants: Sequence[Grant]) -> list[dict[str, Any]]:
-    """Grants in the plain form the verification resource keeps in state."""
-    return [
-        {
-            "level": grant.level,
-            "resource_id": grant.resource_id,
-            "roles": list(grant.roles),
-            "project_id": grant.project_id,
-        }
-        for grant in grants
-    ]
+    """Grants in the plain form the verification resource keeps in state (None would not survive the RPC)."""
+    plain: list[dict[str, Any]] = []
+    for grant in grants:
+        item: dict[str, Any] = {"level": grant.level, "resource_id": grant.resource_id, "roles": list(grant.roles)}
+        if grant.project_id is not None:
+            item["project_id"] = grant.project_id
+        plain.append(item)
+    return plain
 
 
 class ServiceAccount(pulumi.ComponentResource):

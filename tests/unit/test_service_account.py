@@ -1,3 +1,5 @@
+# mypy: disallow-untyped-decorators=False
+# (pulumi.runtime.test is an untyped decorator)
 """The ServiceAccount component under Pulumi mocks: children, names, parents, org ids, grants, secrets."""
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     resources: dict[str, pulumi.runtime.MockResourceArgs] = field(default_factory=dict)
     #: name -> (parent URN, dependency URNs) as the SDK sent them to the monitor.
     links: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    ignore_changes: dict[str, list[str]] = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         self.resources[args.name] = args
@@ -55,11 +58,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
 def mocks() -> RecordingMocks:
     recorder = RecordingMocks()
     pulumi.runtime.set_mocks(recorder, project="zitadel-bootstrap", stack="unit", preview=False)
-    monitor = pulumi.runtime.settings.get_monitor()
+    monitor: Any = pulumi.runtime.settings.get_monitor()
     register = monitor.RegisterResource
 
     def recording_register(request: Any) -> Any:
         recorder.links[request.name] = (request.parent, list(request.dependencies))
+        recorder.ignore_changes[request.name] = list(request.ignoreChanges)
         return register(request)
 
     monitor.RegisterResource = recording_register
@@ -94,8 +98,19 @@ def build(account: ServiceAccountSettings, **verification: Any) -> ServiceAccoun
     )
 
 
-def by_type(mocks: RecordingMocks, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
-    return [r for r in mocks.resources.values() if r.typ == typ or r.typ.startswith(typ)]
+def settled(sa: ServiceAccount) -> pulumi.Output[Any]:
+    """Resolves once every child is registered: the verification waits for the key and all grants."""
+    return pulumi.Output.all(sa.urn, sa.user_id, sa.key_id, sa.login_name, sa.verified, sa.verification)
+
+
+def build_all(account: ServiceAccountSettings, **verification: Any) -> None:
+    """Build under the test runtime and return once every registration RPC has finished."""
+
+    @pulumi.runtime.test
+    def program() -> None:
+        build(account, **verification)
+
+    program()
 
 
 @pulumi.runtime.test
@@ -110,7 +125,7 @@ def test_declares_user_key_org_member_and_verification_named_from_the_component(
         assert mocks.resources["ci-org-member"].typ == "zitadel:index/orgMember:OrgMember"
         assert mocks.resources["ci-verification"].typ.startswith("pulumi-python:dynamic")
 
-    return sa.user_id.apply(check)
+    return settled(sa).apply(check)
 
 
 @pulumi.runtime.test
@@ -121,7 +136,7 @@ def test_every_zitadel_child_carries_the_org_id_explicitly(mocks: RecordingMocks
         for name in ("ci-user", "ci-key", "ci-org-member"):
             assert mocks.resources[name].inputs["orgId"] == ORG, f"{name} has no explicit orgId"
 
-    return sa.key_id.apply(check)
+    return settled(sa).apply(check)
 
 
 @pulumi.runtime.test
@@ -142,7 +157,7 @@ def test_user_key_and_member_inputs_follow_the_settings(mocks: RecordingMocks) -
         assert member["userId"] == "u1"
         assert member["roles"] == ["ORG_OWNER"]
 
-    return sa.key_id.apply(check)
+    return settled(sa).apply(check)
 
 
 @pulumi.runtime.test
@@ -152,14 +167,16 @@ def test_verification_gets_issuer_key_grants_and_deadlines(mocks: RecordingMocks
     def check(_: Any) -> None:
         proof = mocks.resources["ci-verification"].inputs
         assert proof["issuer"] == "https://acme.example"
-        assert proof["key_json"] == KEY_JSON
+        # The key reaches the verification as a secret, never as plain text.
+        assert pulumi.runtime.rpc.is_rpc_secret(proof["key_json"])
+        assert pulumi.runtime.rpc.unwrap_rpc_secret(proof["key_json"]) == KEY_JSON
         assert proof["org_id"] == ORG
         assert proof["audience"] == "123456"
         assert proof["deadline_seconds"] == 30.0
         assert proof["refresh_settle_seconds"] == 2.0
-        assert proof["grants"] == [{"level": "org", "resource_id": ORG, "roles": ["ORG_OWNER"], "project_id": None}]
+        assert proof["grants"] == [{"level": "org", "resource_id": ORG, "roles": ["ORG_OWNER"]}]
 
-    return sa.verified.apply(check)
+    return settled(sa).apply(check)
 
 
 @pulumi.runtime.test
@@ -188,7 +205,7 @@ def test_verification_depends_on_the_key_and_every_grant(mocks: RecordingMocks) 
         dep_names = {urn.rsplit("::", 1)[1] for urn in deps}
         assert {"ci-key", "ci-org-member", "ci-instance-member"} <= dep_names, dep_names
 
-    return sa.verified.apply(check)
+    return settled(sa).apply(check)
 
 
 @pulumi.runtime.test
@@ -214,7 +231,7 @@ def test_four_manager_levels_yield_four_member_resources(mocks: RecordingMocks) 
         levels = [g["level"] for g in mocks.resources["ci-verification"].inputs["grants"]]
         assert levels == ["org", "instance", "project", "project_grant"]
 
-    return sa.verified.apply(check)
+    return settled(sa).apply(check)
 
 
 @pulumi.runtime.test
@@ -244,24 +261,20 @@ def test_verification_summary_exposes_no_key_material(mocks: RecordingMocks) -> 
     return sa.verification.apply(check)
 
 
-@pulumi.runtime.test
-def test_disabled_verification_declares_no_verification_resource(mocks: RecordingMocks) -> Any:
-    sa = build(settings(), enabled=False)
-
-    def check(verified: Any) -> None:
-        assert verified is None
-        assert "ci-verification" not in mocks.resources
-        assert "ci-key" in mocks.resources
-
-    return sa.verified.apply(check)
+def test_disabled_verification_declares_no_verification_resource(mocks: RecordingMocks) -> None:
+    build_all(settings(), enabled=False)
+    assert set(mocks.resources) == {"ci", "ci-user", "ci-key", "ci-org-member"}
 
 
-@pulumi.runtime.test
-def test_no_org_member_when_only_instance_roles_are_granted(mocks: RecordingMocks) -> Any:
-    sa = build(settings(grants=(Grant(level="instance", resource_id="", roles=("IAM_OWNER",)),)))
+def test_no_org_member_when_only_instance_roles_are_granted(mocks: RecordingMocks) -> None:
+    build_all(settings(grants=(Grant(level="instance", resource_id="", roles=("IAM_OWNER",)),)))
+    assert "ci-org-member" not in mocks.resources
+    assert "ci-instance-member" in mocks.resources
 
-    def check(_: Any) -> None:
-        assert "ci-org-member" not in mocks.resources
-        assert "ci-instance-member" in mocks.resources
 
-    return sa.verified.apply(check)
+def test_relative_key_expiration_is_pinned_with_ignore_changes(mocks: RecordingMocks) -> None:
+    build_all(settings(key_expiration_is_relative=True))
+    assert "ci-key" in mocks.resources
+    # The engine (not the mocks) applies ignore_changes; what the SDK sends is what we can pin here.
+    assert mocks.ignore_changes["ci-key"] == ["expirationDate"]
+    assert mocks.ignore_changes["ci-user"] == []

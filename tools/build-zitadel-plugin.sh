@@ -56,6 +56,11 @@ install_into_cache() {  # $1 = built or supplied binary
   echo "$bin"
 }
 
+# A plugin installed the official way (`pulumi plugin install resource zitadel 0.2.0 --server
+# github://api.github.com/pulumiverse`, on a machine with internet access) is used as is.
+official="${PULUMI_USER_HOME:-$HOME/.pulumi}/plugins/resource-zitadel-v$ZITADEL_PLUGIN_VERSION/pulumi-resource-zitadel"
+if [ -z "${ZB_ZITADEL_PLUGIN_FILE:-}" ] && [ -x "$official" ]; then ZB_ZITADEL_PLUGIN_FILE="$official"; fi
+
 if [ -n "${ZB_ZITADEL_PLUGIN_FILE:-}" ]; then
   [ -x "$ZB_ZITADEL_PLUGIN_FILE" ] || { echo "build-zitadel-plugin: ZB_ZITADEL_PLUGIN_FILE=$ZB_ZITADEL_PLUGIN_FILE is not an executable file" >&2; exit 1; }
   install_into_cache "$ZB_ZITADEL_PLUGIN_FILE"
@@ -74,7 +79,8 @@ build-zitadel-plugin: the Go module proxy ($(go env GOPROXY)) does not serve
   $PROVIDER_MODULE@$PROVIDER_VERSION (commit $PROVIDER_COMMIT, release v$ZITADEL_PLUGIN_VERSION):
 $(printf '%s\n' "${why:-$info}" | sed 's/^/    /')
   so pulumi-resource-zitadel $ZITADEL_PLUGIN_VERSION cannot be built here. Either build on a machine whose
-  GOPROXY serves it, or set ZB_ZITADEL_PLUGIN_FILE to the official release binary.
+  GOPROXY serves it, or set ZB_ZITADEL_PLUGIN_FILE to the official release binary, or (with internet)
+  run: pulumi plugin install resource zitadel $ZITADEL_PLUGIN_VERSION --server github://api.github.com/pulumiverse
 MSG
   exit 2
 fi

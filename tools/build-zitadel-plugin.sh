@@ -58,7 +58,7 @@ install_into_cache() {  # $1 = built or supplied binary
 
 # A plugin installed the official way (`pulumi plugin install resource zitadel 0.2.0 --server
 # github://api.github.com/pulumiverse`, on a machine with internet access) is used as is.
-official="${PULUMI_USER_HOME:-$HOME/.pulumi}/plugins/resource-zitadel-v$ZITADEL_PLUGIN_VERSION/pulumi-resource-zitadel"
+official="${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-zitadel-v$ZITADEL_PLUGIN_VERSION/pulumi-resource-zitadel"
 if [ -z "${ZB_ZITADEL_PLUGIN_FILE:-}" ] && [ -x "$official" ]; then ZB_ZITADEL_PLUGIN_FILE="$official"; fi
 
 if [ -n "${ZB_ZITADEL_PLUGIN_FILE:-}" ]; then

@@ -51,7 +51,7 @@ def _decode_document(text: str | bytes) -> dict[str, Any]:
     stripped = text.strip()
     if not stripped:
         raise KeyFileError("The key file is empty.", hint=_HINT)
-    if not stripped.startswith("{"):
+    if not stripped.startswith(("{", "[")):
         # ZITADEL's REST gateway hands out key_details base64-encoded; accept that form too.
         try:
             stripped = base64.b64decode(stripped, validate=True).decode("utf-8").strip()

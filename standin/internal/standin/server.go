@@ -1,0 +1,187 @@
+package standin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/zitadel-bootstrap/standin/internal/zpb"
+)
+
+// Config says where the stand-in listens and where it writes the admin key file.
+type Config struct {
+	Listen       string // host:port; port 0 picks a free one
+	AdminKeyFile string // where the IAM_OWNER machine user's key file is written (0600)
+	Now          func() time.Time
+}
+
+// Info is what the ready file tells a client.
+type Info struct {
+	Issuer       string `json:"issuer"`
+	Port         int    `json:"port"`
+	AdminKeyPath string `json:"adminKeyPath"`
+	DefaultOrgID string `json:"defaultOrgId"`
+	IAMProjectID string `json:"iamProjectId"`
+	InstanceID   string `json:"instanceId"`
+	AdminUserID  string `json:"adminUserId"`
+}
+
+// Server is one running stand-in: OIDC, gRPC, REST and the control API on one loopback port.
+type Server struct {
+	State    *State
+	Info     Info
+	listener net.Listener
+	http     *http.Server
+	grpc     *grpc.Server
+}
+
+// New listens, creates the instance (default org, ZITADEL project, IAM_OWNER admin machine user and its
+// key file) and returns a server ready for Serve.
+func New(cfg Config) (*Server, error) {
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, errors.New("the stand-in listens on loopback addresses only")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	issuer := "http://" + net.JoinHostPort(host, itoa(port))
+
+	st, err := newState(cfg.Now)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	admin := st.addMachineUser(st.DefaultOrgID, "zitadel-admin-sa", "Admin", "instance administrator of the stand-in",
+		zpb.AccessTokenType_ACCESS_TOKEN_TYPE_BEARER)
+	st.AdminUserID = admin.ID
+	st.addMembership(KindIAM, st.InstanceID, admin.ID, []string{"IAM_OWNER"})
+	_, keyFile, err := st.addKey(admin, time.Time{}, nil)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	keyPath := cfg.AdminKeyFile
+	if keyPath != "" {
+		if keyPath, err = filepath.Abs(keyPath); err == nil {
+			err = writeFileAtomic(keyPath, keyFile, 0o600)
+		}
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+
+	s := &Server{State: st, listener: ln, Info: Info{Issuer: issuer, Port: port, AdminKeyPath: keyPath,
+		DefaultOrgID: st.DefaultOrgID, IAMProjectID: st.IAMProjectID, InstanceID: st.InstanceID, AdminUserID: admin.ID}}
+	s.grpc = grpc.NewServer(grpc.UnaryInterceptor(st.authInterceptor))
+	zpb.RegisterManagementServiceServer(s.grpc, &managementServer{st: st})
+
+	mux := http.NewServeMux()
+	(&restAPI{st: st}).routes(mux)
+	(&controlAPI{st: st, issuer: issuer}).routes(mux)
+	mux.Handle("/", newOIDCHandler(st, issuerFromHost(issuer, port)))
+
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge: what gRPC clients speak without TLS
+	s.http = &http.Server{
+		Handler:           st.withFaults(s.route(mux)),
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	return s, nil
+}
+
+// route sends gRPC calls to the gRPC server and everything else to the HTTP mux.
+func (s *Server) route(mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isGRPC(r) {
+			s.grpc.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// issuerFromHost derives the issuer from the Host header like ZITADEL does, for loopback names on our port
+// (so both 127.0.0.1 and localhost work); anything else gets the canonical issuer.
+func issuerFromHost(canonical string, port int) func(*http.Request) string {
+	return func(r *http.Request) string {
+		host, p, err := net.SplitHostPort(r.Host)
+		if err != nil || p != itoa(port) {
+			return canonical
+		}
+		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return "http://" + r.Host
+		}
+		return canonical
+	}
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+// Serve blocks until Shutdown.
+func (s *Server) Serve() error {
+	err := s.http.Serve(s.listener)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.http.Shutdown(ctx)
+}
+
+// WriteReadyFile writes the Info as JSON, atomically, so a reader never sees half a file.
+func (s *Server) WriteReadyFile(path string) error {
+	raw, err := json.MarshalIndent(s.Info, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(raw, '\n'), 0o600)
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+strings.TrimPrefix(filepath.Base(path), ".")+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

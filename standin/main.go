@@ -1,0 +1,53 @@
+// Command zitadel-standin serves a local stand-in for one ZITADEL instance (OIDC, the gRPC management API
+// subset, the REST calls of the verifier and a control API) on one loopback port, for tests and demos.
+// It is not ZITADEL.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/zitadel-bootstrap/standin/internal/standin"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:0", "loopback host:port to listen on (port 0 picks a free port)")
+	readyFile := flag.String("ready-file", "", "write the ready JSON (issuer, port, ids, admin key path) here once listening")
+	adminKeyFile := flag.String("admin-key-file", "zitadel-admin-sa.json", "where to write the IAM_OWNER machine user's key file")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("zitadel-standin: ")
+
+	srv, err := standin.New(standin.Config{Listen: *listen, AdminKeyFile: *adminKeyFile})
+	if err != nil {
+		log.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
+	if *readyFile != "" {
+		if err := srv.WriteReadyFile(*readyFile); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Printf("ready issuer=%s port=%d defaultOrgId=%s iamProjectId=%s adminKeyPath=%s\n",
+		srv.Info.Issuer, srv.Info.Port, srv.Info.DefaultOrgID, srv.Info.IAMProjectID, srv.Info.AdminKeyPath)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case err := <-errc:
+		if err != nil {
+			log.Fatal(err)
+		}
+	case <-sig:
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
+}

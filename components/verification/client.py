@@ -684,13 +684,14 @@ class _Verification:
                 if failure.retry_after is not None:
                     if failure.retry_after >= left:
                         raise self._final_error(step, failure, failures, waited_for=failure.retry_after) from failure
-                    delay = failure.retry_after
+                    delay = max(failure.retry_after, MIN_RETRY_DELAY_SECONDS)
                 else:
                     cap = min(policy.max_backoff, policy.initial_backoff * 2 ** min(failures - 1, 30))
                     # Full jitter spreads the retries of many accounts bootstrapped at once.
                     delay = min(max(self.rng.uniform(0, cap), MIN_RETRY_DELAY_SECONDS), left)
-                    if left <= 0:
-                        raise self._final_error(step, failure, failures) from failure
+                # Sleeping into the deadline would leave no time for the next request: report the real failure now.
+                if left <= 0 or now + delay >= self.deadline_at:
+                    raise self._final_error(step, failure, failures) from failure
                 logger.debug(
                     "%s for %s: attempt %d answered %s (%s); retrying in %.2f s",
                     step,

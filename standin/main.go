@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -23,6 +24,9 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("zitadel-standin: ")
+	// zitadel/oidc logs route registration at info and every refused request at warn or error; keep the
+	// refusals (they carry no key or token material) and drop the noise.
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 
 	srv, err := standin.New(standin.Config{Listen: *listen, AdminKeyFile: *adminKeyFile})
 	if err != nil {

@@ -62,8 +62,8 @@ func TestJWTProfileRefusesWhatZitadelRefuses(t *testing.T) {
 		"exp in the past": func() string {
 			return e.assertion(good, func(c map[string]any) { c["exp"] = time.Now().Add(-time.Second).Unix() })
 		},
-		"expired key":  func() string { return e.assertion(expiredKey, nil) },
-		"unknown kid":  func() string { return signRS256(t, privateKey(t, good), "1234", claimsFor(e, good)) },
+		"expired key": func() string { return e.assertion(expiredKey, nil) },
+		"unknown kid": func() string { return signRS256(t, privateKey(t, good), "1234", claimsFor(e, good)) },
 		"another user's key id": func() string {
 			return e.assertion(good, func(c map[string]any) { c["iss"], c["sub"] = expired.UserID, expired.UserID })
 		},

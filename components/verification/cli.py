@@ -112,6 +112,21 @@ def _summary(result: VerificationResult) -> str:
     return "\n".join(lines)
 
 
+def _check_logged(request: VerificationRequest, stderr: TextIO) -> VerificationResult:
+    # Only the verifier's own logger: its records carry ids and classified reasons, never key or token text.
+    package_logger = logging.getLogger(__package__)
+    handler = logging.StreamHandler(stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    previous_level = package_logger.level
+    package_logger.addHandler(handler)
+    package_logger.setLevel(logging.DEBUG)
+    try:
+        return check(request)
+    finally:
+        package_logger.removeHandler(handler)
+        package_logger.setLevel(previous_level)
+
+
 def _bad_input(message: str, kind: str, as_json: bool, stdout: TextIO, stderr: TextIO) -> int:
     if as_json:
         json.dump({"verified": False, "failure_kind": kind, "failure": message}, stdout, indent=2)
@@ -136,15 +151,13 @@ def main(
     except _UsageError as exc:
         print(f"{parser.format_usage().rstrip()}\nerror: {exc}", file=stderr)
         return EXIT_USAGE
-    if args.verbose:
-        logging.basicConfig(level=logging.DEBUG, stream=stderr, format="%(levelname)s %(name)s: %(message)s")
     try:
         request = _request(args, stdin)
     except _UsageError as exc:
         return _bad_input(str(exc), KIND_BAD_INPUT, args.json, stdout, stderr)
     except InvalidInputError as exc:  # KeyFileError included
         return _bad_input(str(exc), exc.kind, args.json, stdout, stderr)
-    result = check(request)
+    result = _check_logged(request, stderr) if args.verbose else check(request)
     if args.json:
         json.dump(result.to_dict(), stdout, indent=2)
         stdout.write("\n")

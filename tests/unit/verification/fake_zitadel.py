@@ -82,6 +82,7 @@ class FakeZitadel:
         self.user_state = "USER_STATE_ACTIVE"
         self.me_user_id: str | None = None  # override what users/me reports
         self.legacy = False  # old servers answer assertion problems with 500 Errors.Internal
+        self.echo_secrets = False  # a careless server that quotes the assertion or token in its errors
         self.access_token_type = "opaque"
         self.memberships: list[dict[str, Any]] = []
         self.grant_types = ["authorization_code", "refresh_token", JWT_BEARER]
@@ -151,6 +152,8 @@ class FakeZitadel:
             return self._token(request)
         token = self._bearer(request)
         if token is None or not token.zitadel_audience:
+            if self.echo_secrets and token is not None:
+                return Reply(401, {**TOKEN_INVALID, "message": f"{TOKEN_INVALID['message']} for {token.value}"})
             return Reply(401, TOKEN_INVALID)
         if route == "users_me":
             user: dict[str, Any] = {"id": self.me_user_id or token.user_id, "userName": "svc", "machine": {}}
@@ -168,8 +171,11 @@ class FakeZitadel:
             return Reply(200, body)
         return Reply(404, {"code": 5, "message": "Not Found"})
 
-    def _refuse_assertion(self) -> Reply:
-        return Reply(500, LEGACY_INTERNAL) if self.legacy else Reply(400, INVALID_GRANT)
+    def _refuse_assertion(self, assertion: str = "") -> Reply:
+        body = dict(LEGACY_INTERNAL if self.legacy else INVALID_GRANT)
+        if self.echo_secrets:
+            body["error_description"] += f": {assertion}"
+        return Reply(500 if self.legacy else 400, body)
 
     def _token(self, request: Seen) -> Reply:
         form = request.form
@@ -192,13 +198,13 @@ class FakeZitadel:
                 options={"require": ["iss", "sub", "aud", "exp", "iat"], "verify_exp": False, "verify_iat": False},
             )
         except (jwt.PyJWTError, KeyError):
-            return self._refuse_assertion()
+            return self._refuse_assertion(assertion)
         # zitadel/oidc's JWT profile rules: exp after now + 1 s, iat at most 1 s ahead and at most 1 h old.
         now = self.clock()
         if not now + 1 < claims["exp"] or claims["iat"] > now + 1 or claims["iat"] < now - 3600:
-            return self._refuse_assertion()
+            return self._refuse_assertion(assertion)
         if claims["iss"] != claims["sub"]:
-            return self._refuse_assertion()
+            return self._refuse_assertion(assertion)
         if self.user_state not in ("USER_STATE_ACTIVE", ""):
             return Reply(400, NOT_ACTIVE)
         zitadel_audience = any(

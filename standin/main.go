@@ -21,6 +21,8 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "loopback host:port to listen on (port 0 picks a free port)")
 	readyFile := flag.String("ready-file", "", "write the ready JSON (issuer, port, ids, admin key path) here once listening")
 	adminKeyFile := flag.String("admin-key-file", "zitadel-admin-sa.json", "where to write the IAM_OWNER machine user's key file")
+	stateFile := flag.String("state-file", "", "optional: load the instance from this JSON file and save every change to it")
+	defaultOrgID := flag.String("default-org-id", "", "optional: id of the default org of a new instance")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("zitadel-standin: ")
@@ -28,7 +30,8 @@ func main() {
 	// refusals (they carry no key or token material) and drop the noise.
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 
-	srv, err := standin.New(standin.Config{Listen: *listen, AdminKeyFile: *adminKeyFile})
+	srv, err := standin.New(standin.Config{Listen: *listen, AdminKeyFile: *adminKeyFile,
+		StateFile: *stateFile, DefaultOrgID: *defaultOrgID})
 	if err != nil {
 		log.Fatal(err)
 	}

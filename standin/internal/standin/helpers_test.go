@@ -36,17 +36,17 @@ type testEnv struct {
 // start runs a stand-in on a free loopback port for the test.
 func start(t *testing.T) *testEnv {
 	t.Helper()
-	dir := t.TempDir()
-	srv, err := New(Config{Listen: "127.0.0.1:0", AdminKeyFile: filepath.Join(dir, "admin.json")})
+	return startWith(t, Config{Listen: "127.0.0.1:0", AdminKeyFile: filepath.Join(t.TempDir(), "admin.json")})
+}
+
+func startWith(t *testing.T, cfg Config) *testEnv {
+	t.Helper()
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = srv.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
+	t.Cleanup(func() { stop(srv) })
 	e := &testEnv{t: t, srv: srv, base: srv.Info.Issuer}
 	e.admin = readKeyFile(t, srv.Info.AdminKeyPath)
 	return e
@@ -208,4 +208,10 @@ func (e *testEnv) withAuth(token, orgID string) context.Context {
 	ctx, cancel := context.WithTimeout(metadata.NewOutgoingContext(context.Background(), md), 5*time.Second)
 	e.t.Cleanup(cancel)
 	return ctx
+}
+
+func stop(srv *Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +22,8 @@ import (
 type Config struct {
 	Listen       string // host:port; port 0 picks a free one
 	AdminKeyFile string // where the IAM_OWNER machine user's key file is written (0600)
+	StateFile    string // optional: load the instance from here at start and save it after every change
+	DefaultOrgID string // optional: the id of the default org of a new instance (stack configs can name it)
 	Now          func() time.Time
 }
 
@@ -63,30 +67,12 @@ func New(cfg Config) (*Server, error) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	issuer := "http://" + net.JoinHostPort(host, itoa(port))
 
-	st, err := newState(cfg.Now)
+	st, keyPath, err := setupInstance(cfg)
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	admin := st.addMachineUser(st.DefaultOrgID, "zitadel-admin-sa", "Admin", "instance administrator of the stand-in",
-		zpb.AccessTokenType_ACCESS_TOKEN_TYPE_BEARER)
-	st.AdminUserID = admin.ID
-	st.addMembership(KindIAM, st.InstanceID, admin.ID, []string{"IAM_OWNER"})
-	_, keyFile, err := st.addKey(admin, time.Time{}, nil)
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	keyPath := cfg.AdminKeyFile
-	if keyPath != "" {
-		if keyPath, err = filepath.Abs(keyPath); err == nil {
-			err = writeFileAtomic(keyPath, keyFile, 0o600)
-		}
-		if err != nil {
-			ln.Close()
-			return nil, err
-		}
-	}
+	admin := st.users[st.AdminUserID]
 
 	s := &Server{State: st, listener: ln, Info: Info{Issuer: issuer, Port: port, AdminKeyPath: keyPath,
 		DefaultOrgID: st.DefaultOrgID, IAMProjectID: st.IAMProjectID, InstanceID: st.InstanceID, AdminUserID: admin.ID}}
@@ -101,12 +87,86 @@ func New(cfg Config) (*Server, error) {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge: what gRPC clients speak without TLS
+	var handler http.Handler = s.route(mux)
+	if cfg.StateFile != "" {
+		handler = st.persistAfterChanges(cfg.StateFile, handler)
+	}
 	s.http = &http.Server{
-		Handler:           st.withFaults(s.route(mux)),
+		Handler:           st.withFaults(handler),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	return s, nil
+}
+
+// setupInstance creates the instance (or loads it from the state file) with its IAM_OWNER admin machine
+// user, and writes the admin's key file unless a still valid one of that user is already there.
+func setupInstance(cfg Config) (*State, string, error) {
+	st, err := newState(cfg.Now, cfg.DefaultOrgID)
+	if err != nil {
+		return nil, "", err
+	}
+	if cfg.StateFile != "" {
+		switch err := st.load(cfg.StateFile); {
+		case err == nil:
+			if cfg.DefaultOrgID != "" && cfg.DefaultOrgID != st.DefaultOrgID {
+				return nil, "", fmt.Errorf("state file %s has default org %s, not %s: delete it to start afresh",
+					cfg.StateFile, st.DefaultOrgID, cfg.DefaultOrgID)
+			}
+		case errors.Is(err, os.ErrNotExist):
+		default:
+			return nil, "", err
+		}
+	}
+	admin := st.users[st.AdminUserID]
+	if admin == nil {
+		admin = st.addMachineUser(st.DefaultOrgID, "zitadel-admin-sa", "Admin", "instance administrator of the stand-in",
+			zpb.AccessTokenType_ACCESS_TOKEN_TYPE_BEARER)
+		st.AdminUserID = admin.ID
+		st.addMembership(KindIAM, st.InstanceID, admin.ID, []string{"IAM_OWNER"})
+	}
+	keyPath := cfg.AdminKeyFile
+	if keyPath == "" {
+		return st, "", nil
+	}
+	keyPath, err = filepath.Abs(keyPath)
+	if err != nil {
+		return nil, "", err
+	}
+	if existing, err := os.ReadFile(keyPath); err == nil {
+		var kf keyFile
+		if json.Unmarshal(existing, &kf) == nil && kf.UserID == admin.ID {
+			if k := admin.key(kf.KeyID); k != nil && k.Expiration.After(st.now()) {
+				return st, keyPath, nil
+			}
+		}
+	}
+	_, keyJSON, err := st.addKey(admin, time.Time{}, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := writeFileAtomic(keyPath, keyJSON, 0o600); err != nil {
+		return nil, "", err
+	}
+	return st, keyPath, nil
+}
+
+// persistAfterChanges saves the state file after every request that may have changed something.
+func (s *State) persistAfterChanges(path string, next http.Handler) http.Handler {
+	save := func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err := s.save(path); err != nil {
+			log.Printf("saving state to %s: %v", path, err)
+		}
+	}
+	save()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.URL.Path != pathToken {
+			save()
+		}
+	})
 }
 
 // route sends gRPC calls to the gRPC server and everything else to the HTTP mux.

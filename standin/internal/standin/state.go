@@ -148,7 +148,7 @@ type State struct {
 	now      func() time.Time
 }
 
-func newState(now func() time.Time) (*State, error) {
+func newState(now func() time.Time, defaultOrgID string) (*State, error) {
 	s := &State{
 		InstanceName: "ZITADEL",
 		orgs:         map[string]*Org{},
@@ -166,7 +166,7 @@ func newState(now func() time.Time) (*State, error) {
 	s.signingKey = key
 	s.signingKeyID = s.newID()
 	s.InstanceID = s.newID()
-	org := s.addOrg("ZITADEL")
+	org := s.addOrgWithID(defaultOrgID, "ZITADEL")
 	s.DefaultOrgID = org.ID
 	s.IAMProjectID = s.addProject(org.ID, "ZITADEL").ID
 	return s, nil
@@ -191,8 +191,14 @@ func (s *State) nextSeq() uint64 {
 
 var domainUnsafe = regexp.MustCompile(`[^a-z0-9-]+`)
 
-func (s *State) addOrg(name string) *Org {
+func (s *State) addOrg(name string) *Org { return s.addOrgWithID("", name) }
+
+// addOrgWithID creates an org; an empty id means a new one.
+func (s *State) addOrgWithID(id, name string) *Org {
 	now := s.now()
+	if id == "" {
+		id = s.newID()
+	}
 	slug := strings.Trim(domainUnsafe.ReplaceAllString(strings.ToLower(name), "-"), "-")
 	if slug == "" {
 		slug = "org"
@@ -203,7 +209,7 @@ func (s *State) addOrg(name string) *Org {
 			domain = slug + "-" + s.newID()[12:] + ".localhost"
 		}
 	}
-	o := &Org{ID: s.newID(), Name: name, PrimaryDomain: domain, State: zpb.OrgState_ORG_STATE_ACTIVE,
+	o := &Org{ID: id, Name: name, PrimaryDomain: domain, State: zpb.OrgState_ORG_STATE_ACTIVE,
 		Created: now, Changed: now, Sequence: s.nextSeq()}
 	s.orgs[o.ID] = o
 	s.orgOrder = append(s.orgOrder, o.ID)

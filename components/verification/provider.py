@@ -214,7 +214,8 @@ class JwtBearerVerificationProvider(ResourceProvider):
 
         def known(name: str) -> bool:
             # Preview passes unknowns (values computed by other resources) or leaves them out: skip those.
-            return props.get(name) is not None and not _is_unknown(props.get(name))
+            # Only a wholly unknown value is skipped here; grants validate their known parts themselves.
+            return props.get(name) is not None and props.get(name) != rpc.UNKNOWN
 
         def attempt(name: str, validate: Callable[[Any], object]) -> None:
             if not known(name):

@@ -708,10 +708,11 @@ class _Verification:
     ) -> VerificationError:
         attempts = f"{failures} attempt{'s' if failures != 1 else ''} in {self.elapsed:.1f} s"
         if failure.retry_class == "transient":
+            deadline = f"the {self.request.policy.deadline_seconds:.0f} s deadline"
             reason = (
-                f"the server asked to wait {waited_for:.1f} s, beyond the deadline"
+                f"the server asked to wait {waited_for:.1f} s, beyond {deadline}"
                 if waited_for is not None
-                else f"the {self.request.policy.deadline_seconds:.0f} s deadline ran out"
+                else f"{deadline} leaves no time for another attempt"
             )
             return DeadlineExceededError(
                 f"Verification of {self.subject()} did not finish: {step} still failed after {attempts} "

@@ -505,8 +505,8 @@ def test_backoff_is_exponential_with_full_jitter_and_capped(
 
 
 def test_request_timeout_is_retried(fake: FakeZitadel, make_request: MakeRequest, run_kwargs: dict[str, Any]) -> None:
-    fake.script("users_me", Reply(200, {"user": {"id": USER_ID}}, delay=5.0))
-    result = verify(make_request(request_timeout=0.2), **run_kwargs)
+    fake.script("users_me", Reply(200, {"user": {"id": USER_ID}}, delay=30.0))  # released at teardown
+    result = verify(make_request(request_timeout=1.0), **run_kwargs)
     assert result.verified
     assert len(fake.seen("users_me")) == 2
 

@@ -329,7 +329,7 @@ def _verify_or_fail(props: Mapping[str, Any]) -> VerificationResult:
         return verify(request_from_props(props, settle_seconds=None))
     except VerificationError as error:
         # The engine prints the traceback: the chain of HTTP internals adds nothing for the operator.
-        raise VerificationError(error.message, kind=error.kind, hint=error.hint) from None
+        raise error from None
 
 
 class JwtBearerVerification(pulumi.dynamic.Resource, module="verification", name="JwtBearerVerification"):

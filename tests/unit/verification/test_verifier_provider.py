@@ -18,7 +18,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.sync_await import _sync_await
 
-from components.verification import VerificationError
+from components.verification import TokenExchangeError, VerificationError
 from components.verification.provider import (
     INPUT_NAMES,
     OUTPUT_NAMES,
@@ -238,7 +238,7 @@ def test_create_fails_the_deployment_with_the_clear_error(
     provider: JwtBearerVerificationProvider, live_inputs: dict[str, Any], fake: FakeZitadel
 ) -> None:
     fake.user_state = "USER_STATE_INACTIVE"
-    with pytest.raises(VerificationError, match=f"user {USER_ID} .*not active") as caught:
+    with pytest.raises(TokenExchangeError, match=f"user {USER_ID} .*not active") as caught:
         provider.create(dict(live_inputs))
     assert caught.value.kind == "user_inactive"
     assert caught.value.__cause__ is None  # the engine prints the chain: keep it to the point

@@ -90,6 +90,7 @@ type createUserIn struct {
 }
 
 type addKeyIn struct {
+	OrgID          string `json:"orgId"`
 	ExpirationDate string `json:"expirationDate"`
 }
 
@@ -327,6 +328,9 @@ func (c *controlAPI) addKey(r *http.Request, in *addKeyIn) (any, error) {
 	u, err := c.user(r)
 	if err != nil {
 		return nil, err
+	}
+	if in.OrgID != "" && in.OrgID != u.OrgID {
+		return nil, notFound("user %s is not in org %s", u.ID, in.OrgID)
 	}
 	var exp time.Time
 	if in.ExpirationDate != "" {

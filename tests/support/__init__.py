@@ -1,0 +1,1 @@
+"""Test support shared by the test layers (the stand-in driver)."""

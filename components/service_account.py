@@ -15,7 +15,8 @@ from typing import Any, TypedDict
 import pulumi
 import pulumiverse_zitadel as zitadel
 
-from components.settings import Grant, ServiceAccountSettings, VerificationSettings
+from components.settings import ServiceAccountSettings, VerificationSettings
+from components.verification.model import Grant
 from components.verification.provider import JwtBearerVerification
 
 RESOURCE_TYPE = "zitadel-bootstrap:index:ServiceAccount"
@@ -36,13 +37,7 @@ class ServiceAccountArgs(TypedDict):
 
 def grant_inputs(grants: Sequence[Grant]) -> list[dict[str, Any]]:
     """Grants in the plain form the verification resource keeps in state (None would not survive the RPC)."""
-    plain: list[dict[str, Any]] = []
-    for grant in grants:
-        item: dict[str, Any] = {"level": grant.level, "resource_id": grant.resource_id, "roles": list(grant.roles)}
-        if grant.project_id is not None:
-            item["project_id"] = grant.project_id
-        plain.append(item)
-    return plain
+    return [{name: value for name, value in grant.to_dict().items() if value is not None} for grant in grants]
 
 
 class ServiceAccount(pulumi.ComponentResource):

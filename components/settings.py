@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from components.verification.model import Grant, GrantLevel
+
 PROJECT = "zitadel-bootstrap"
 PROVIDER = "zitadel"
 
@@ -53,7 +55,7 @@ PROJECT_ROLES = frozenset(
 )
 PROJECT_GRANT_ROLES = frozenset({"PROJECT_GRANT_OWNER", "PROJECT_GRANT_OWNER_VIEWER"})
 
-Level = Literal["instance", "org", "project", "project_grant"]
+Level = GrantLevel
 ROLES_BY_LEVEL: Mapping[Level, frozenset[str]] = {
     "instance": INSTANCE_ROLES,
     "org": ORG_ROLES,
@@ -111,20 +113,6 @@ class SettingsError(ValueError):
         super().__init__(
             f"invalid stack configuration ({len(self.problems)} problem(s)); nothing was created:\n{lines}"
         )
-
-
-@dataclass(frozen=True)
-class Grant:
-    """A manager grant: ``roles`` on one resource at ``level``.
-
-    ``resource_id`` is the org id (org), the project id (project), the project-grant id (project_grant) or
-    empty (instance). ``project_id`` is set for project grants only.
-    """
-
-    level: Level
-    resource_id: str
-    roles: tuple[str, ...]
-    project_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -433,10 +421,12 @@ def _parse_project_grants(
         project_id = _parse_id(item.get("projectId"), f"{item_key}.projectId", "project", problems)
         roles = _parse_roles(item.get("roles"), f"{item_key}.roles", level, problems, allow_empty=False)
         if level == "project":
-            grants.append(Grant(level="project", resource_id=project_id, roles=roles))
+            if project_id:
+                grants.append(Grant(level="project", resource_id=project_id, roles=roles))
         else:
             grant_id = _parse_id(item.get("grantId"), f"{item_key}.grantId", "project grant", problems)
-            grants.append(Grant(level="project_grant", resource_id=grant_id, roles=roles, project_id=project_id))
+            if project_id and grant_id:
+                grants.append(Grant(level="project_grant", resource_id=grant_id, roles=roles, project_id=project_id))
     return grants
 
 
@@ -481,7 +471,7 @@ def _parse_account(entry: Any, key: str, now: datetime, problems: _Problems) -> 
 
     grants: list[Grant] = []
     org_roles = _parse_roles(entry.get("roles", ["ORG_OWNER"]), f"{key}.roles", "org", problems, allow_empty=True)
-    if org_roles:
+    if org_roles and org_id:
         grants.append(Grant(level="org", resource_id=org_id, roles=org_roles))
     if entry.get("instanceRoles") is not None:
         instance_roles = _parse_roles(

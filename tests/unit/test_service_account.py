@@ -12,7 +12,8 @@ import pulumi
 import pytest
 
 from components.service_account import RESOURCE_TYPE, ServiceAccount, ServiceAccountArgs
-from components.settings import Grant, ServiceAccountSettings, VerificationSettings
+from components.settings import ServiceAccountSettings, VerificationSettings
+from components.verification.model import Grant
 
 ORG = "259254409320316419"
 KEY_JSON = json.dumps({"type": "serviceaccount", "keyId": "k1", "key": "not-a-real-key", "userId": "u1"})

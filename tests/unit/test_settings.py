@@ -9,12 +9,12 @@ import pytest
 
 from components.settings import (
     NO_EXPIRATION,
-    Grant,
     SettingsError,
     derive_issuer,
     format_expiration,
     parse_settings,
 )
+from components.verification.model import Grant
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 ORG = "259254409320316419"

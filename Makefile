@@ -40,8 +40,19 @@ test-integration: venv standin
 engine:
 	@tools/engine.sh env >/dev/null
 
-test-e2e: venv standin engine
-	$(ENGINE_ENV); $(BIN)/pytest tests/e2e
+# The e2e layer needs only the engine and the dynamic-provider launcher (the zitadel plugin cannot be built
+# here, see tools/README.md): a missing engine fails the target; a missing plugin is reported in one line.
+test-e2e: venv standin
+	@env_sh="$$(tools/engine.sh env --without-zitadel)" || { \
+	  echo "test-e2e: FAILED: no Pulumi engine (tools/engine.sh env --without-zitadel exited $$?, reason above)" >&2; \
+	  exit 1; }; \
+	eval "$$env_sh"; \
+	if [ -z "$$ZB_ZITADEL_PLUGIN" ]; then \
+	  echo "test-e2e: BLOCKED: issue 4's zitadel-plugin parts (MachineUser/MachineKey/OrgMember created and destroyed by the engine) cannot run: pulumi-resource-zitadel 0.2.0 cannot be had here (tools/README.md); the e2e tests create those identities through the stand-in's control API instead"; \
+	else \
+	  echo "test-e2e: note: the zitadel plugin is installed, but this layer creates identities through the stand-in's control API, not through the plugin"; \
+	fi; \
+	$(BIN)/pytest tests/e2e
 
 # Every layer, in order of cost; a layer that cannot run fails the target and says why.
 test: lint test-unit test-standin test-integration test-e2e

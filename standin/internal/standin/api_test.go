@@ -10,7 +10,11 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/zitadel-bootstrap/standin/internal/zpb"
+	authnpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/authn"
+	mgmt "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/management"
+	memberpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/member"
+	msgpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/message"
+	userpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/user"
 )
 
 func invoke[Resp any](e *testEnv, token, orgID, method string, req any) (*Resp, error) {
@@ -33,7 +37,7 @@ func wantCode(t *testing.T, err error, code codes.Code, id string) {
 		t.Fatalf("message %q lacks (%s)", st.Message(), id)
 	}
 	for _, d := range st.Details() {
-		if ed, ok := d.(*zpb.ErrorDetail); ok && ed.GetId() == id {
+		if ed, ok := d.(*msgpb.ErrorDetail); ok && ed.GetId() == id {
 			return
 		}
 	}
@@ -47,46 +51,46 @@ func TestProviderLifecycleOverGRPC(t *testing.T) {
 	admin := e.accessToken(e.admin)
 	org := e.control(http.MethodPost, "/orgs", map[string]string{"name": "Platform Team"}).Body["orgId"].(string)
 
-	add, err := invoke[zpb.AddMachineUserResponse](e, admin, org, "AddMachineUser", &zpb.AddMachineUserRequest{
-		UserName: "ci-bot", Name: "CI bot", Description: "pipelines", AccessTokenType: zpb.AccessTokenType_ACCESS_TOKEN_TYPE_JWT})
+	add, err := invoke[mgmt.AddMachineUserResponse](e, admin, org, "AddMachineUser", &mgmt.AddMachineUserRequest{
+		UserName: "ci-bot", Name: "CI bot", Description: "pipelines", AccessTokenType: userpb.AccessTokenType_ACCESS_TOKEN_TYPE_JWT})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(add.GetUserId()) != 18 || add.GetDetails().GetResourceOwner() != org {
 		t.Fatalf("id %q / owner %q", add.GetUserId(), add.GetDetails().GetResourceOwner())
 	}
-	_, err = invoke[zpb.AddMachineUserResponse](e, admin, org, "AddMachineUser", &zpb.AddMachineUserRequest{UserName: "ci-bot", Name: "again"})
+	_, err = invoke[mgmt.AddMachineUserResponse](e, admin, org, "AddMachineUser", &mgmt.AddMachineUserRequest{UserName: "ci-bot", Name: "again"})
 	wantCode(t, err, codes.AlreadyExists, "COMMAND-k2sIe")
-	_, err = invoke[zpb.AddMachineUserResponse](e, admin, org, "AddMachineUser", &zpb.AddMachineUserRequest{Name: "no user name"})
+	_, err = invoke[mgmt.AddMachineUserResponse](e, admin, org, "AddMachineUser", &mgmt.AddMachineUserRequest{Name: "no user name"})
 	wantCode(t, err, codes.InvalidArgument, "")
 
-	got, err := invoke[zpb.GetUserByIDResponse](e, admin, org, "GetUserByID", &zpb.GetUserByIDRequest{Id: add.GetUserId()})
+	got, err := invoke[mgmt.GetUserByIDResponse](e, admin, org, "GetUserByID", &mgmt.GetUserByIDRequest{Id: add.GetUserId()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	u := got.GetUser()
-	if u.GetState() != zpb.UserState_USER_STATE_ACTIVE || u.GetUserName() != "ci-bot" ||
-		u.GetMachine().GetAccessTokenType() != zpb.AccessTokenType_ACCESS_TOKEN_TYPE_JWT ||
+	if u.GetState() != userpb.UserState_USER_STATE_ACTIVE || u.GetUserName() != "ci-bot" ||
+		u.GetMachine().GetAccessTokenType() != userpb.AccessTokenType_ACCESS_TOKEN_TYPE_JWT ||
 		u.GetPreferredLoginName() != "ci-bot@platform-team.localhost" || u.GetDetails().GetResourceOwner() != org {
 		t.Fatalf("unexpected user %v", u)
 	}
 	// Users of another org are invisible in this org's context.
-	_, err = invoke[zpb.GetUserByIDResponse](e, admin, "", "GetUserByID", &zpb.GetUserByIDRequest{Id: add.GetUserId()})
+	_, err = invoke[mgmt.GetUserByIDResponse](e, admin, "", "GetUserByID", &mgmt.GetUserByIDRequest{Id: add.GetUserId()})
 	wantCode(t, err, codes.NotFound, "QUERY-Dfbg2")
 
-	if _, err = invoke[zpb.UpdateUserNameResponse](e, admin, org, "UpdateUserName", &zpb.UpdateUserNameRequest{UserId: add.GetUserId(), UserName: "ci-robot"}); err != nil {
+	if _, err = invoke[mgmt.UpdateUserNameResponse](e, admin, org, "UpdateUserName", &mgmt.UpdateUserNameRequest{UserId: add.GetUserId(), UserName: "ci-robot"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err = invoke[zpb.UpdateMachineResponse](e, admin, org, "UpdateMachine", &zpb.UpdateMachineRequest{UserId: add.GetUserId(), Name: "CI robot"}); err != nil {
+	if _, err = invoke[mgmt.UpdateMachineResponse](e, admin, org, "UpdateMachine", &mgmt.UpdateMachineRequest{UserId: add.GetUserId(), Name: "CI robot"}); err != nil {
 		t.Fatal(err)
 	}
 
-	_, err = invoke[zpb.AddMachineKeyResponse](e, admin, org, "AddMachineKey", &zpb.AddMachineKeyRequest{UserId: add.GetUserId(),
-		Type: zpb.KeyType_KEY_TYPE_JSON, ExpirationDate: timestamppb.New(time.Now().Add(-time.Hour))})
+	_, err = invoke[mgmt.AddMachineKeyResponse](e, admin, org, "AddMachineKey", &mgmt.AddMachineKeyRequest{UserId: add.GetUserId(),
+		Type: authnpb.KeyType_KEY_TYPE_JSON, ExpirationDate: timestamppb.New(time.Now().Add(-time.Hour))})
 	wantCode(t, err, codes.InvalidArgument, "COMMAND-dv3t5")
 	exp := time.Date(2040, 1, 2, 3, 4, 5, 0, time.UTC)
-	key, err := invoke[zpb.AddMachineKeyResponse](e, admin, org, "AddMachineKey", &zpb.AddMachineKeyRequest{UserId: add.GetUserId(),
-		Type: zpb.KeyType_KEY_TYPE_JSON, ExpirationDate: timestamppb.New(exp)})
+	key, err := invoke[mgmt.AddMachineKeyResponse](e, admin, org, "AddMachineKey", &mgmt.AddMachineKeyRequest{UserId: add.GetUserId(),
+		Type: authnpb.KeyType_KEY_TYPE_JSON, ExpirationDate: timestamppb.New(exp)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,74 +102,74 @@ func TestProviderLifecycleOverGRPC(t *testing.T) {
 	if !strings.HasPrefix(string(key.GetKeyDetails()), `{"type":"serviceaccount","keyId":`) {
 		t.Fatalf("key file field order differs from ZITADEL's")
 	}
-	gotKey, err := invoke[zpb.GetMachineKeyByIDsResponse](e, admin, org, "GetMachineKeyByIDs", &zpb.GetMachineKeyByIDsRequest{UserId: add.GetUserId(), KeyId: key.GetKeyId()})
-	if err != nil || !gotKey.GetKey().GetExpirationDate().AsTime().Equal(exp) || gotKey.GetKey().GetType() != zpb.KeyType_KEY_TYPE_JSON {
+	gotKey, err := invoke[mgmt.GetMachineKeyByIDsResponse](e, admin, org, "GetMachineKeyByIDs", &mgmt.GetMachineKeyByIDsRequest{UserId: add.GetUserId(), KeyId: key.GetKeyId()})
+	if err != nil || !gotKey.GetKey().GetExpirationDate().AsTime().Equal(exp) || gotKey.GetKey().GetType() != authnpb.KeyType_KEY_TYPE_JSON {
 		t.Fatalf("GetMachineKeyByIDs: %v %v", gotKey, err)
 	}
 
-	if _, err = invoke[zpb.AddOrgMemberResponse](e, admin, org, "AddOrgMember", &zpb.AddOrgMemberRequest{UserId: add.GetUserId(), Roles: []string{"ORG_OWNER"}}); err != nil {
+	if _, err = invoke[mgmt.AddOrgMemberResponse](e, admin, org, "AddOrgMember", &mgmt.AddOrgMemberRequest{UserId: add.GetUserId(), Roles: []string{"ORG_OWNER"}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = invoke[zpb.AddOrgMemberResponse](e, admin, org, "AddOrgMember", &zpb.AddOrgMemberRequest{UserId: add.GetUserId(), Roles: []string{"ORG_OWNER"}})
+	_, err = invoke[mgmt.AddOrgMemberResponse](e, admin, org, "AddOrgMember", &mgmt.AddOrgMemberRequest{UserId: add.GetUserId(), Roles: []string{"ORG_OWNER"}})
 	wantCode(t, err, codes.AlreadyExists, "Org-PtXi1")
-	_, err = invoke[zpb.AddOrgMemberResponse](e, admin, org, "AddOrgMember", &zpb.AddOrgMemberRequest{UserId: e.admin.UserID, Roles: []string{"NOT_A_ROLE"}})
+	_, err = invoke[mgmt.AddOrgMemberResponse](e, admin, org, "AddOrgMember", &mgmt.AddOrgMemberRequest{UserId: e.admin.UserID, Roles: []string{"NOT_A_ROLE"}})
 	wantCode(t, err, codes.InvalidArgument, "Org-4N8es")
-	list, err := invoke[zpb.ListOrgMembersResponse](e, admin, org, "ListOrgMembers", &zpb.ListOrgMembersRequest{
-		Queries: []*zpb.SearchQuery{{Query: &zpb.SearchQuery_UserIdQuery{UserIdQuery: &zpb.UserIDQuery{UserId: add.GetUserId()}}}}})
+	list, err := invoke[mgmt.ListOrgMembersResponse](e, admin, org, "ListOrgMembers", &mgmt.ListOrgMembersRequest{
+		Queries: []*memberpb.SearchQuery{{Query: &memberpb.SearchQuery_UserIdQuery{UserIdQuery: &memberpb.UserIDQuery{UserId: add.GetUserId()}}}}})
 	if err != nil || len(list.GetResult()) != 1 || list.GetResult()[0].GetRoles()[0] != "ORG_OWNER" ||
 		list.GetResult()[0].GetDetails().GetResourceOwner() != org || list.GetDetails().GetTotalResult() != 1 {
 		t.Fatalf("ListOrgMembers: %v %v", list, err)
 	}
-	if _, err = invoke[zpb.UpdateOrgMemberResponse](e, admin, org, "UpdateOrgMember", &zpb.UpdateOrgMemberRequest{UserId: add.GetUserId(), Roles: []string{"ORG_OWNER_VIEWER"}}); err != nil {
+	if _, err = invoke[mgmt.UpdateOrgMemberResponse](e, admin, org, "UpdateOrgMember", &mgmt.UpdateOrgMemberRequest{UserId: add.GetUserId(), Roles: []string{"ORG_OWNER_VIEWER"}}); err != nil {
 		t.Fatal(err)
 	}
 
 	// The service account itself may now act in its org, within its role.
 	sa := e.accessToken(kf)
-	if _, err = invoke[zpb.GetUserByIDResponse](e, sa, org, "GetUserByID", &zpb.GetUserByIDRequest{Id: add.GetUserId()}); err != nil {
+	if _, err = invoke[mgmt.GetUserByIDResponse](e, sa, org, "GetUserByID", &mgmt.GetUserByIDRequest{Id: add.GetUserId()}); err != nil {
 		t.Fatalf("viewer reads users: %v", err)
 	}
-	_, err = invoke[zpb.AddMachineUserResponse](e, sa, org, "AddMachineUser", &zpb.AddMachineUserRequest{UserName: "x", Name: "x"})
+	_, err = invoke[mgmt.AddMachineUserResponse](e, sa, org, "AddMachineUser", &mgmt.AddMachineUserRequest{UserName: "x", Name: "x"})
 	wantCode(t, err, codes.PermissionDenied, "AUTH-5mWD2")
-	_, err = invoke[zpb.GetIAMResponse](e, sa, "999999999999999999", "GetIAM", &zpb.GetIAMRequest{})
+	_, err = invoke[mgmt.GetIAMResponse](e, sa, "999999999999999999", "GetIAM", &mgmt.GetIAMRequest{})
 	wantCode(t, err, codes.PermissionDenied, "AUTH-Bs7Ds")
 
-	if _, err = invoke[zpb.RemoveOrgMemberResponse](e, admin, org, "RemoveOrgMember", &zpb.RemoveOrgMemberRequest{UserId: add.GetUserId()}); err != nil {
+	if _, err = invoke[mgmt.RemoveOrgMemberResponse](e, admin, org, "RemoveOrgMember", &mgmt.RemoveOrgMemberRequest{UserId: add.GetUserId()}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = invoke[zpb.RemoveOrgMemberResponse](e, admin, org, "RemoveOrgMember", &zpb.RemoveOrgMemberRequest{UserId: add.GetUserId()})
+	_, err = invoke[mgmt.RemoveOrgMemberResponse](e, admin, org, "RemoveOrgMember", &mgmt.RemoveOrgMemberRequest{UserId: add.GetUserId()})
 	wantCode(t, err, codes.NotFound, "Org-D8JxR")
-	_, err = invoke[zpb.GetUserByIDResponse](e, sa, org, "GetUserByID", &zpb.GetUserByIDRequest{Id: add.GetUserId()})
+	_, err = invoke[mgmt.GetUserByIDResponse](e, sa, org, "GetUserByID", &mgmt.GetUserByIDRequest{Id: add.GetUserId()})
 	wantCode(t, err, codes.NotFound, "AUTHZ-cdgFk")
 
-	if _, err = invoke[zpb.RemoveMachineKeyResponse](e, admin, org, "RemoveMachineKey", &zpb.RemoveMachineKeyRequest{UserId: add.GetUserId(), KeyId: key.GetKeyId()}); err != nil {
+	if _, err = invoke[mgmt.RemoveMachineKeyResponse](e, admin, org, "RemoveMachineKey", &mgmt.RemoveMachineKeyRequest{UserId: add.GetUserId(), KeyId: key.GetKeyId()}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = invoke[zpb.GetMachineKeyByIDsResponse](e, admin, org, "GetMachineKeyByIDs", &zpb.GetMachineKeyByIDsRequest{UserId: add.GetUserId(), KeyId: key.GetKeyId()})
+	_, err = invoke[mgmt.GetMachineKeyByIDsResponse](e, admin, org, "GetMachineKeyByIDs", &mgmt.GetMachineKeyByIDsRequest{UserId: add.GetUserId(), KeyId: key.GetKeyId()})
 	wantCode(t, err, codes.NotFound, "QUERY-Dgfb4")
-	if _, err = invoke[zpb.RemoveUserResponse](e, admin, org, "RemoveUser", &zpb.RemoveUserRequest{Id: add.GetUserId()}); err != nil {
+	if _, err = invoke[mgmt.RemoveUserResponse](e, admin, org, "RemoveUser", &mgmt.RemoveUserRequest{Id: add.GetUserId()}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = invoke[zpb.GetUserByIDResponse](e, admin, org, "GetUserByID", &zpb.GetUserByIDRequest{Id: add.GetUserId()})
+	_, err = invoke[mgmt.GetUserByIDResponse](e, admin, org, "GetUserByID", &mgmt.GetUserByIDRequest{Id: add.GetUserId()})
 	wantCode(t, err, codes.NotFound, "QUERY-Dfbg2")
 }
 
 func TestGRPCRefusesMissingOrWrongTokens(t *testing.T) {
 	e := start(t)
 	conn := e.grpcConn()
-	var out zpb.GetIAMResponse
-	err := conn.Invoke(t.Context(), "/zitadel.management.v1.ManagementService/GetIAM", &zpb.GetIAMRequest{}, &out)
+	var out mgmt.GetIAMResponse
+	err := conn.Invoke(t.Context(), "/zitadel.management.v1.ManagementService/GetIAM", &mgmt.GetIAMRequest{}, &out)
 	wantCode(t, err, codes.Unauthenticated, "AUTH-7mN0x")
-	_, err = invoke[zpb.GetIAMResponse](e, "garbage", "", "GetIAM", &zpb.GetIAMRequest{})
+	_, err = invoke[mgmt.GetIAMResponse](e, "garbage", "", "GetIAM", &mgmt.GetIAMRequest{})
 	wantCode(t, err, codes.Unauthenticated, "AUTH-7fs1e")
 	noAud := e.token(e.assertion(e.admin, nil), "openid").Body["access_token"].(string)
-	_, err = invoke[zpb.GetIAMResponse](e, noAud, "", "GetIAM", &zpb.GetIAMRequest{})
+	_, err = invoke[mgmt.GetIAMResponse](e, noAud, "", "GetIAM", &mgmt.GetIAMRequest{})
 	wantCode(t, err, codes.Unauthenticated, "AUTH-7fs1e")
-	iam, err := invoke[zpb.GetIAMResponse](e, e.accessToken(e.admin), "", "GetIAM", &zpb.GetIAMRequest{})
+	iam, err := invoke[mgmt.GetIAMResponse](e, e.accessToken(e.admin), "", "GetIAM", &mgmt.GetIAMRequest{})
 	if err != nil || iam.GetIamProjectId() != e.srv.Info.IAMProjectID || iam.GetDefaultOrgId() != e.srv.Info.DefaultOrgID {
 		t.Fatalf("GetIAM: %v %v", iam, err)
 	}
-	err = conn.Invoke(e.withAuth(e.accessToken(e.admin), ""), "/zitadel.management.v1.ManagementService/ListProjects", &zpb.GetIAMRequest{}, &out)
+	err = conn.Invoke(e.withAuth(e.accessToken(e.admin), ""), "/zitadel.management.v1.ManagementService/ListProjects", &mgmt.GetIAMRequest{}, &out)
 	wantCode(t, err, codes.Unimplemented, "")
 }
 
@@ -316,7 +320,7 @@ func TestFaultsAndControlState(t *testing.T) {
 	}
 
 	e.control(http.MethodPost, "/faults", map[string]any{"pathPrefix": "/zitadel.management.v1.ManagementService/", "status": 503})
-	_, err := invoke[zpb.GetIAMResponse](e, e.accessToken(e.admin), "", "GetIAM", &zpb.GetIAMRequest{})
+	_, err := invoke[mgmt.GetIAMResponse](e, e.accessToken(e.admin), "", "GetIAM", &mgmt.GetIAMRequest{})
 	wantCode(t, err, codes.Unavailable, "")
 
 	if r := e.do(http.MethodPost, "/_standin/faults", strings.NewReader(`{"pathPrefix":"/_standin/","status":500}`),

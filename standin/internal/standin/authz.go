@@ -9,7 +9,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/zitadel-bootstrap/standin/internal/zpb"
+	msgpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/message"
+	orgpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/org"
+	userpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/user"
 )
 
 // apiError is a ZITADEL error: a gRPC code, an error id and a message key. On the wire (gRPC status and
@@ -24,7 +26,7 @@ func (e *apiError) Error() string { return fmt.Sprintf("%s (%s)", e.Key, e.ID) }
 
 func (e *apiError) GRPCStatus() *status.Status {
 	st := status.New(e.Code, e.Error())
-	if withDetails, err := st.WithDetails(&zpb.ErrorDetail{Id: e.ID, Message: e.Key}); err == nil {
+	if withDetails, err := st.WithDetails(&msgpb.ErrorDetail{Id: e.ID, Message: e.Key}); err == nil {
 		return withDetails
 	}
 	return st
@@ -66,14 +68,14 @@ func (s *State) authorize(authHeader, orgHeader, permission string) (*caller, *a
 		return nil, errTokenInvalidAPI
 	}
 	u := s.users[t.UserID]
-	if u == nil || u.State != zpb.UserState_USER_STATE_ACTIVE {
+	if u == nil || u.State != userpb.UserState_USER_STATE_ACTIVE {
 		return nil, errTokenInvalidAPI
 	}
 	orgID := orgHeader
 	if orgID == "" {
 		orgID = u.OrgID
 	}
-	if o := s.orgs[orgID]; o == nil || o.State != zpb.OrgState_ORG_STATE_ACTIVE {
+	if o := s.orgs[orgID]; o == nil || o.State != orgpb.OrgState_ORG_STATE_ACTIVE {
 		return nil, errOrgNotExisting
 	}
 	c := &caller{User: u, OrgID: orgID, Token: t}

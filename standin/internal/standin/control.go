@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zitadel-bootstrap/standin/internal/zpb"
+	userpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/user"
 )
 
 // The control API (/_standin/...) lets tests read the state and change it behind the provider's back.
@@ -146,8 +146,8 @@ func (c *controlAPI) routes(mux *http.ServeMux) {
 		}
 		return nil, nil
 	}))
-	mux.HandleFunc("POST /_standin/users/{userId}/_deactivate", handle(st, c.setUserState(zpb.UserState_USER_STATE_INACTIVE)))
-	mux.HandleFunc("POST /_standin/users/{userId}/_reactivate", handle(st, c.setUserState(zpb.UserState_USER_STATE_ACTIVE)))
+	mux.HandleFunc("POST /_standin/users/{userId}/_deactivate", handle(st, c.setUserState(userpb.UserState_USER_STATE_INACTIVE)))
+	mux.HandleFunc("POST /_standin/users/{userId}/_reactivate", handle(st, c.setUserState(userpb.UserState_USER_STATE_ACTIVE)))
 	mux.HandleFunc("DELETE /_standin/users/{userId}", handle(st, func(r *http.Request, _ *empty) (any, error) {
 		u, err := c.user(r)
 		if err != nil {
@@ -306,13 +306,13 @@ func (c *controlAPI) createUser(_ *http.Request, in *createUserIn) (any, error) 
 	if strings.TrimSpace(in.UserName) == "" {
 		return nil, badRequest("userName is required")
 	}
-	att := zpb.AccessTokenType_ACCESS_TOKEN_TYPE_BEARER
+	att := userpb.AccessTokenType_ACCESS_TOKEN_TYPE_BEARER
 	if in.AccessTokenType != "" {
-		v, ok := zpb.AccessTokenType_value[in.AccessTokenType]
+		v, ok := userpb.AccessTokenType_value[in.AccessTokenType]
 		if !ok {
 			return nil, badRequest("accessTokenType must be ACCESS_TOKEN_TYPE_BEARER or ACCESS_TOKEN_TYPE_JWT")
 		}
-		att = zpb.AccessTokenType(v)
+		att = userpb.AccessTokenType(v)
 	}
 	if st.userByName(in.OrgID, in.UserName) != nil {
 		return nil, conflict("user name %q already exists in org %s", in.UserName, in.OrgID)
@@ -346,7 +346,7 @@ func (c *controlAPI) addKey(r *http.Request, in *addKeyIn) (any, error) {
 	return map[string]string{"keyId": k.ID, "keyDetails": string(details)}, nil
 }
 
-func (c *controlAPI) setUserState(state zpb.UserState) func(*http.Request, *empty) (any, error) {
+func (c *controlAPI) setUserState(state userpb.UserState) func(*http.Request, *empty) (any, error) {
 	return func(r *http.Request, _ *empty) (any, error) {
 		u, err := c.user(r)
 		if err != nil {

@@ -14,7 +14,12 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/zitadel-bootstrap/standin/internal/zpb"
+	authnpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/authn"
+	mgmt "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/management"
+	memberpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/member"
+	objpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/object"
+	orgpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/org"
+	userpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/user"
 )
 
 // methodPermissions is the permission each served method needs (ZITADEL's proto auth options).
@@ -67,31 +72,31 @@ func (s *State) authInterceptor(ctx context.Context, req any, info *grpc.UnarySe
 }
 
 type managementServer struct {
-	zpb.UnimplementedManagementServiceServer
+	mgmt.UnimplementedManagementServiceServer
 	st *State
 }
 
-func details(seq uint64, created, changed time.Time, owner string) *zpb.ObjectDetails {
-	return &zpb.ObjectDetails{Sequence: seq, CreationDate: timestamppb.New(created),
+func details(seq uint64, created, changed time.Time, owner string) *objpb.ObjectDetails {
+	return &objpb.ObjectDetails{Sequence: seq, CreationDate: timestamppb.New(created),
 		ChangeDate: timestamppb.New(changed), ResourceOwner: owner}
 }
 
-func (s *State) changeDetails(owner string) *zpb.ObjectDetails {
+func (s *State) changeDetails(owner string) *objpb.ObjectDetails {
 	now := s.now()
-	return &zpb.ObjectDetails{Sequence: s.nextSeq(), ChangeDate: timestamppb.New(now), ResourceOwner: owner}
+	return &objpb.ObjectDetails{Sequence: s.nextSeq(), ChangeDate: timestamppb.New(now), ResourceOwner: owner}
 }
 
-func (s *State) userProto(u *User) *zpb.User {
+func (s *State) userProto(u *User) *userpb.User {
 	org := s.orgs[u.OrgID]
 	names := u.loginNames(org)
-	return &zpb.User{
+	return &userpb.User{
 		Id:                 u.ID,
 		Details:            details(u.Sequence, u.Created, u.Changed, u.OrgID),
 		State:              u.State,
 		UserName:           u.UserName,
 		LoginNames:         names,
 		PreferredLoginName: names[0],
-		Type: &zpb.User_Machine{Machine: &zpb.Machine{Name: u.Name, Description: u.Description,
+		Type: &userpb.User_Machine{Machine: &userpb.Machine{Name: u.Name, Description: u.Description,
 			HasSecret: u.HasSecret, AccessTokenType: u.AccessTokenType}},
 	}
 }
@@ -107,38 +112,38 @@ func (s *State) userInOrg(id, orgID, errID string) (*User, error) {
 	return u, nil
 }
 
-func (m *managementServer) GetIAM(context.Context, *zpb.GetIAMRequest) (*zpb.GetIAMResponse, error) {
+func (m *managementServer) GetIAM(context.Context, *mgmt.GetIAMRequest) (*mgmt.GetIAMResponse, error) {
 	m.st.mu.Lock()
 	defer m.st.mu.Unlock()
-	return &zpb.GetIAMResponse{GlobalOrgId: m.st.DefaultOrgID, IamProjectId: m.st.IAMProjectID, DefaultOrgId: m.st.DefaultOrgID}, nil
+	return &mgmt.GetIAMResponse{GlobalOrgId: m.st.DefaultOrgID, IamProjectId: m.st.IAMProjectID, DefaultOrgId: m.st.DefaultOrgID}, nil
 }
 
-func (s *State) orgProto(o *Org) *zpb.Org {
-	return &zpb.Org{Id: o.ID, Details: details(o.Sequence, o.Created, o.Changed, o.ID), State: o.State,
+func (s *State) orgProto(o *Org) *orgpb.Org {
+	return &orgpb.Org{Id: o.ID, Details: details(o.Sequence, o.Created, o.Changed, o.ID), State: o.State,
 		Name: o.Name, PrimaryDomain: o.PrimaryDomain}
 }
 
-func (m *managementServer) GetMyOrg(ctx context.Context, _ *zpb.GetMyOrgRequest) (*zpb.GetMyOrgResponse, error) {
+func (m *managementServer) GetMyOrg(ctx context.Context, _ *mgmt.GetMyOrgRequest) (*mgmt.GetMyOrgResponse, error) {
 	m.st.mu.Lock()
 	defer m.st.mu.Unlock()
 	o := m.st.orgs[callerFrom(ctx).OrgID]
 	if o == nil {
 		return nil, zerr(codes.NotFound, "QUERY-iTTGJ", "Errors.Org.NotFound")
 	}
-	return &zpb.GetMyOrgResponse{Org: m.st.orgProto(o)}, nil
+	return &mgmt.GetMyOrgResponse{Org: m.st.orgProto(o)}, nil
 }
 
-func (m *managementServer) GetUserByID(ctx context.Context, req *zpb.GetUserByIDRequest) (*zpb.GetUserByIDResponse, error) {
+func (m *managementServer) GetUserByID(ctx context.Context, req *mgmt.GetUserByIDRequest) (*mgmt.GetUserByIDResponse, error) {
 	m.st.mu.Lock()
 	defer m.st.mu.Unlock()
 	u, err := m.st.userInOrg(req.GetId(), callerFrom(ctx).OrgID, "QUERY-Dfbg2")
 	if err != nil {
 		return nil, err
 	}
-	return &zpb.GetUserByIDResponse{User: m.st.userProto(u)}, nil
+	return &mgmt.GetUserByIDResponse{User: m.st.userProto(u)}, nil
 }
 
-func (m *managementServer) AddMachineUser(ctx context.Context, req *zpb.AddMachineUserRequest) (*zpb.AddMachineUserResponse, error) {
+func (m *managementServer) AddMachineUser(ctx context.Context, req *mgmt.AddMachineUserRequest) (*mgmt.AddMachineUserResponse, error) {
 	if n := len([]rune(req.GetUserName())); n < 1 || n > 200 {
 		return nil, validation("invalid AddMachineUserRequest.UserName: value length must be between 1 and 200 runes, inclusive")
 	}
@@ -152,10 +157,10 @@ func (m *managementServer) AddMachineUser(ctx context.Context, req *zpb.AddMachi
 		return nil, zerr(codes.AlreadyExists, "COMMAND-k2sIe", "Errors.User.AlreadyExisting")
 	}
 	u := m.st.addMachineUser(orgID, req.GetUserName(), req.GetName(), req.GetDescription(), req.GetAccessTokenType())
-	return &zpb.AddMachineUserResponse{UserId: u.ID, Details: details(u.Sequence, u.Created, u.Changed, orgID)}, nil
+	return &mgmt.AddMachineUserResponse{UserId: u.ID, Details: details(u.Sequence, u.Created, u.Changed, orgID)}, nil
 }
 
-func (m *managementServer) UpdateUserName(ctx context.Context, req *zpb.UpdateUserNameRequest) (*zpb.UpdateUserNameResponse, error) {
+func (m *managementServer) UpdateUserName(ctx context.Context, req *mgmt.UpdateUserNameRequest) (*mgmt.UpdateUserNameResponse, error) {
 	if n := len([]rune(req.GetUserName())); n < 1 || n > 200 {
 		return nil, validation("invalid UpdateUserNameRequest.UserName: value length must be between 1 and 200 runes, inclusive")
 	}
@@ -174,10 +179,10 @@ func (m *managementServer) UpdateUserName(ctx context.Context, req *zpb.UpdateUs
 	}
 	u.UserName = req.GetUserName()
 	u.Changed, u.Sequence = m.st.now(), m.st.nextSeq()
-	return &zpb.UpdateUserNameResponse{Details: details(u.Sequence, u.Created, u.Changed, orgID)}, nil
+	return &mgmt.UpdateUserNameResponse{Details: details(u.Sequence, u.Created, u.Changed, orgID)}, nil
 }
 
-func (m *managementServer) UpdateMachine(ctx context.Context, req *zpb.UpdateMachineRequest) (*zpb.UpdateMachineResponse, error) {
+func (m *managementServer) UpdateMachine(ctx context.Context, req *mgmt.UpdateMachineRequest) (*mgmt.UpdateMachineResponse, error) {
 	if n := len([]rune(req.GetName())); n < 1 || n > 200 {
 		return nil, validation("invalid UpdateMachineRequest.Name: value length must be between 1 and 200 runes, inclusive")
 	}
@@ -193,10 +198,10 @@ func (m *managementServer) UpdateMachine(ctx context.Context, req *zpb.UpdateMac
 	}
 	u.Name, u.Description, u.AccessTokenType = req.GetName(), req.GetDescription(), req.GetAccessTokenType()
 	u.Changed, u.Sequence = m.st.now(), m.st.nextSeq()
-	return &zpb.UpdateMachineResponse{Details: details(u.Sequence, u.Created, u.Changed, orgID)}, nil
+	return &mgmt.UpdateMachineResponse{Details: details(u.Sequence, u.Created, u.Changed, orgID)}, nil
 }
 
-func (m *managementServer) GenerateMachineSecret(ctx context.Context, req *zpb.GenerateMachineSecretRequest) (*zpb.GenerateMachineSecretResponse, error) {
+func (m *managementServer) GenerateMachineSecret(ctx context.Context, req *mgmt.GenerateMachineSecretRequest) (*mgmt.GenerateMachineSecretResponse, error) {
 	m.st.mu.Lock()
 	defer m.st.mu.Unlock()
 	orgID := callerFrom(ctx).OrgID
@@ -206,11 +211,11 @@ func (m *managementServer) GenerateMachineSecret(ctx context.Context, req *zpb.G
 	}
 	u.HasSecret = true
 	u.Changed, u.Sequence = m.st.now(), m.st.nextSeq()
-	return &zpb.GenerateMachineSecretResponse{ClientId: u.UserName, ClientSecret: randomToken(),
+	return &mgmt.GenerateMachineSecretResponse{ClientId: u.UserName, ClientSecret: randomToken(),
 		Details: details(u.Sequence, u.Created, u.Changed, orgID)}, nil
 }
 
-func (m *managementServer) RemoveUser(ctx context.Context, req *zpb.RemoveUserRequest) (*zpb.RemoveUserResponse, error) {
+func (m *managementServer) RemoveUser(ctx context.Context, req *mgmt.RemoveUserRequest) (*mgmt.RemoveUserResponse, error) {
 	m.st.mu.Lock()
 	defer m.st.mu.Unlock()
 	orgID := callerFrom(ctx).OrgID
@@ -219,15 +224,15 @@ func (m *managementServer) RemoveUser(ctx context.Context, req *zpb.RemoveUserRe
 		return nil, err
 	}
 	m.st.removeUser(u)
-	return &zpb.RemoveUserResponse{Details: m.st.changeDetails(orgID)}, nil
+	return &mgmt.RemoveUserResponse{Details: m.st.changeDetails(orgID)}, nil
 }
 
-func (s *State) keyProto(k *Key, orgID string) *zpb.Key {
-	return &zpb.Key{Id: k.ID, Details: details(k.Sequence, k.Created, k.Created, orgID), Type: k.Type,
+func (s *State) keyProto(k *Key, orgID string) *authnpb.Key {
+	return &authnpb.Key{Id: k.ID, Details: details(k.Sequence, k.Created, k.Created, orgID), Type: k.Type,
 		ExpirationDate: timestamppb.New(k.Expiration)}
 }
 
-func (m *managementServer) GetMachineKeyByIDs(ctx context.Context, req *zpb.GetMachineKeyByIDsRequest) (*zpb.GetMachineKeyByIDsResponse, error) {
+func (m *managementServer) GetMachineKeyByIDs(ctx context.Context, req *mgmt.GetMachineKeyByIDsRequest) (*mgmt.GetMachineKeyByIDsResponse, error) {
 	m.st.mu.Lock()
 	defer m.st.mu.Unlock()
 	orgID := callerFrom(ctx).OrgID
@@ -240,11 +245,11 @@ func (m *managementServer) GetMachineKeyByIDs(ctx context.Context, req *zpb.GetM
 	if k == nil {
 		return nil, notFound
 	}
-	return &zpb.GetMachineKeyByIDsResponse{Key: m.st.keyProto(k, orgID)}, nil
+	return &mgmt.GetMachineKeyByIDsResponse{Key: m.st.keyProto(k, orgID)}, nil
 }
 
-func (m *managementServer) AddMachineKey(ctx context.Context, req *zpb.AddMachineKeyRequest) (*zpb.AddMachineKeyResponse, error) {
-	if req.GetType() == zpb.KeyType_KEY_TYPE_UNSPECIFIED {
+func (m *managementServer) AddMachineKey(ctx context.Context, req *mgmt.AddMachineKeyRequest) (*mgmt.AddMachineKeyResponse, error) {
+	if req.GetType() == authnpb.KeyType_KEY_TYPE_UNSPECIFIED {
 		return nil, validation("invalid AddMachineKeyRequest.Type: value must not be in list [0]")
 	}
 	var public *rsa.PublicKey
@@ -272,7 +277,7 @@ func (m *managementServer) AddMachineKey(ctx context.Context, req *zpb.AddMachin
 	if err != nil {
 		return nil, zerr(codes.Internal, "COMMAND-Fv6b3", "Errors.Internal")
 	}
-	return &zpb.AddMachineKeyResponse{KeyId: k.ID, KeyDetails: keyDetails,
+	return &mgmt.AddMachineKeyResponse{KeyId: k.ID, KeyDetails: keyDetails,
 		Details: details(k.Sequence, k.Created, k.Created, orgID)}, nil
 }
 
@@ -292,7 +297,7 @@ func parsePublicKey(data []byte) (*rsa.PublicKey, error) {
 	return rsaKey, nil
 }
 
-func (m *managementServer) RemoveMachineKey(ctx context.Context, req *zpb.RemoveMachineKeyRequest) (*zpb.RemoveMachineKeyResponse, error) {
+func (m *managementServer) RemoveMachineKey(ctx context.Context, req *mgmt.RemoveMachineKeyRequest) (*mgmt.RemoveMachineKeyResponse, error) {
 	m.st.mu.Lock()
 	defer m.st.mu.Unlock()
 	orgID := callerFrom(ctx).OrgID
@@ -305,7 +310,7 @@ func (m *managementServer) RemoveMachineKey(ctx context.Context, req *zpb.Remove
 		return nil, notFound
 	}
 	u.Changed = m.st.now()
-	return &zpb.RemoveMachineKeyResponse{Details: m.st.changeDetails(orgID)}, nil
+	return &mgmt.RemoveMachineKeyResponse{Details: m.st.changeDetails(orgID)}, nil
 }
 
 func (u *User) removeKey(id string) bool {
@@ -318,21 +323,22 @@ func (u *User) removeKey(id string) bool {
 	return false
 }
 
-func (s *State) memberProto(m *Membership) *zpb.Member {
-	out := &zpb.Member{UserId: m.UserID, Roles: append([]string(nil), m.Roles...),
+func (s *State) memberProto(m *Membership) *memberpb.Member {
+	out := &memberpb.Member{UserId: m.UserID, Roles: append([]string(nil), m.Roles...),
 		Details: details(m.Sequence, m.Created, m.Changed, s.membershipResourceOwner(m))}
 	if u := s.users[m.UserID]; u != nil {
 		out.PreferredLoginName = u.loginNames(s.orgs[u.OrgID])[0]
 		out.DisplayName = u.Name
+		out.UserType = userpb.Type_TYPE_MACHINE // the stand-in has machine users only
 	}
 	return out
 }
 
-func (m *managementServer) ListOrgMembers(ctx context.Context, req *zpb.ListOrgMembersRequest) (*zpb.ListOrgMembersResponse, error) {
+func (m *managementServer) ListOrgMembers(ctx context.Context, req *mgmt.ListOrgMembersRequest) (*mgmt.ListOrgMembersResponse, error) {
 	m.st.mu.Lock()
 	defer m.st.mu.Unlock()
 	orgID := callerFrom(ctx).OrgID
-	var result []*zpb.Member
+	var result []*memberpb.Member
 	for _, mem := range m.st.memberships {
 		if mem.Kind != KindOrg || mem.TargetID != orgID || !memberMatches(mem, req.GetQueries()) {
 			continue
@@ -341,13 +347,13 @@ func (m *managementServer) ListOrgMembers(ctx context.Context, req *zpb.ListOrgM
 	}
 	total := uint64(len(result))
 	result = paginate(result, req.GetQuery())
-	return &zpb.ListOrgMembersResponse{
-		Details: &zpb.ListDetails{TotalResult: total, ProcessedSequence: m.st.sequence, ViewTimestamp: timestamppb.New(m.st.now())},
+	return &mgmt.ListOrgMembersResponse{
+		Details: &objpb.ListDetails{TotalResult: total, ProcessedSequence: m.st.sequence, ViewTimestamp: timestamppb.New(m.st.now())},
 		Result:  result,
 	}, nil
 }
 
-func memberMatches(m *Membership, queries []*zpb.SearchQuery) bool {
+func memberMatches(m *Membership, queries []*memberpb.SearchQuery) bool {
 	for _, q := range queries {
 		if uq := q.GetUserIdQuery(); uq != nil && uq.GetUserId() != m.UserID {
 			return false
@@ -356,7 +362,7 @@ func memberMatches(m *Membership, queries []*zpb.SearchQuery) bool {
 	return true
 }
 
-func paginate[T any](items []T, q *zpb.ListQuery) []T {
+func paginate[T any](items []T, q *objpb.ListQuery) []T {
 	if q == nil {
 		return items
 	}
@@ -386,7 +392,7 @@ func validRoles(kind string, roles []string) bool {
 	return true
 }
 
-func (m *managementServer) AddOrgMember(ctx context.Context, req *zpb.AddOrgMemberRequest) (*zpb.AddOrgMemberResponse, error) {
+func (m *managementServer) AddOrgMember(ctx context.Context, req *mgmt.AddOrgMemberRequest) (*mgmt.AddOrgMemberResponse, error) {
 	m.st.mu.Lock()
 	defer m.st.mu.Unlock()
 	orgID := callerFrom(ctx).OrgID
@@ -400,10 +406,10 @@ func (m *managementServer) AddOrgMember(ctx context.Context, req *zpb.AddOrgMemb
 		return nil, zerr(codes.AlreadyExists, "Org-PtXi1", "Errors.Org.Member.AlreadyExists")
 	}
 	mem := m.st.addMembership(KindOrg, orgID, req.GetUserId(), req.GetRoles())
-	return &zpb.AddOrgMemberResponse{Details: details(mem.Sequence, mem.Created, mem.Changed, orgID)}, nil
+	return &mgmt.AddOrgMemberResponse{Details: details(mem.Sequence, mem.Created, mem.Changed, orgID)}, nil
 }
 
-func (m *managementServer) UpdateOrgMember(ctx context.Context, req *zpb.UpdateOrgMemberRequest) (*zpb.UpdateOrgMemberResponse, error) {
+func (m *managementServer) UpdateOrgMember(ctx context.Context, req *mgmt.UpdateOrgMemberRequest) (*mgmt.UpdateOrgMemberResponse, error) {
 	m.st.mu.Lock()
 	defer m.st.mu.Unlock()
 	orgID := callerFrom(ctx).OrgID
@@ -419,7 +425,7 @@ func (m *managementServer) UpdateOrgMember(ctx context.Context, req *zpb.UpdateO
 	}
 	mem.Roles = append([]string(nil), req.GetRoles()...)
 	mem.Changed, mem.Sequence = m.st.now(), m.st.nextSeq()
-	return &zpb.UpdateOrgMemberResponse{Details: details(mem.Sequence, mem.Created, mem.Changed, orgID)}, nil
+	return &mgmt.UpdateOrgMemberResponse{Details: details(mem.Sequence, mem.Created, mem.Changed, orgID)}, nil
 }
 
 func equalRoles(a, b []string) bool {
@@ -441,7 +447,7 @@ func equalRoles(a, b []string) bool {
 	return true
 }
 
-func (m *managementServer) RemoveOrgMember(ctx context.Context, req *zpb.RemoveOrgMemberRequest) (*zpb.RemoveOrgMemberResponse, error) {
+func (m *managementServer) RemoveOrgMember(ctx context.Context, req *mgmt.RemoveOrgMemberRequest) (*mgmt.RemoveOrgMemberResponse, error) {
 	m.st.mu.Lock()
 	defer m.st.mu.Unlock()
 	orgID := callerFrom(ctx).OrgID
@@ -450,5 +456,5 @@ func (m *managementServer) RemoveOrgMember(ctx context.Context, req *zpb.RemoveO
 		return nil, zerr(codes.NotFound, "Org-D8JxR", "Errors.Org.Member.NotFound")
 	}
 	m.st.removeMembership(mem)
-	return &zpb.RemoveOrgMemberResponse{Details: m.st.changeDetails(orgID)}, nil
+	return &mgmt.RemoveOrgMemberResponse{Details: m.st.changeDetails(orgID)}, nil
 }

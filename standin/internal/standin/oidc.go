@@ -12,7 +12,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
-	"github.com/zitadel-bootstrap/standin/internal/zpb"
+	userpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/user"
 )
 
 // Scope prefixes ZITADEL understands; requested scopes outside them (and outside the OIDC standard ones)
@@ -158,7 +158,7 @@ func (s *oidcServer) JWTProfile(ctx context.Context, r *op.Request[oidc.JWTProfi
 	if s.st.users[user.ID] == nil {
 		return nil, s.assertionErrorLocked(errors.New("Errors.User.NotFound"))
 	}
-	if user.State != zpb.UserState_USER_STATE_ACTIVE {
+	if user.State != userpb.UserState_USER_STATE_ACTIVE {
 		return nil, op.NewStatusError(oidc.ErrInvalidRequest().WithDescription("Errors.User.NotActive"), http.StatusBadRequest)
 	}
 	issuer := op.IssuerFromContext(ctx)

@@ -10,7 +10,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/zitadel-bootstrap/standin/internal/zpb"
+	authnpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/authn"
+	userpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/user"
 )
 
 // The state file lets a stand-in outlive its process the way a real instance's database does (make demo
@@ -124,8 +125,8 @@ func (s *State) load(path string) error {
 	s.users, s.userOrder = map[string]*User{}, nil
 	for _, su := range in.Users {
 		u := &User{ID: su.ID, OrgID: su.OrgID, UserName: su.UserName, Name: su.Name, Description: su.Description,
-			AccessTokenType: zpb.AccessTokenType(zpb.AccessTokenType_value[su.AccessTokenType]),
-			State:           zpb.UserState(zpb.UserState_value[su.State]), HasSecret: su.HasSecret,
+			AccessTokenType: userpb.AccessTokenType(userpb.AccessTokenType_value[su.AccessTokenType]),
+			State:           userpb.UserState(userpb.UserState_value[su.State]), HasSecret: su.HasSecret,
 			Created: su.Created, Changed: su.Changed, Sequence: su.Sequence}
 		for _, sk := range su.Keys {
 			block, _ := pem.Decode([]byte(sk.PublicKey))
@@ -140,7 +141,7 @@ func (s *State) load(path string) error {
 			if !ok {
 				return errors.New("state file: only RSA keys are supported")
 			}
-			u.Keys = append(u.Keys, &Key{ID: sk.ID, UserID: u.ID, Type: zpb.KeyType_KEY_TYPE_JSON, Expiration: sk.Expiration,
+			u.Keys = append(u.Keys, &Key{ID: sk.ID, UserID: u.ID, Type: authnpb.KeyType_KEY_TYPE_JSON, Expiration: sk.Expiration,
 				Public: rsaPub, Created: sk.Created, Sequence: sk.Sequence})
 		}
 		s.users[u.ID] = u

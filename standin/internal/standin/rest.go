@@ -12,10 +12,16 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/zitadel-bootstrap/standin/internal/zpb"
+	authpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/auth"
+	mgmt "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/management"
+	objpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/object"
+	userpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/user"
 )
 
-// ZITADEL's gateway marshals with protojson defaults: lowerCamelCase, int64 as strings, zero values omitted.
+// The REST answers are zitadel-go's generated auth/management messages, marshalled the way ZITADEL's
+// grpc-gateway does: ZITADEL replaces the gateway's default marshaler (which emits zero values) with
+// runtime.JSONPb{UnmarshalOptions: {DiscardUnknown: true}}, i.e. protojson defaults: lowerCamelCase names,
+// zero values omitted, int64 as strings, enums by name, bytes as padded base64.
 var (
 	gatewayMarshal   = protojson.MarshalOptions{}
 	gatewayUnmarshal = protojson.UnmarshalOptions{DiscardUnknown: true}
@@ -90,7 +96,7 @@ func (a *restAPI) getMyUser(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	resp := &zpb.GetMyUserResponse{User: a.st.userProto(c.User)}
+	resp := &authpb.GetMyUserResponse{User: a.st.userProto(c.User)}
 	a.st.mu.Unlock()
 	writeProtoJSON(w, http.StatusOK, resp)
 }
@@ -107,7 +113,7 @@ func readBody(r *http.Request, m proto.Message) error {
 }
 
 func (a *restAPI) listMyMemberships(w http.ResponseWriter, r *http.Request) {
-	req := &zpb.ListMyMembershipsRequest{}
+	req := &authpb.ListMyMembershipsRequest{}
 	if err := readBody(r, req); err != nil {
 		writeGatewayError(w, status.New(codes.InvalidArgument, err.Error()).Err())
 		return
@@ -116,7 +122,7 @@ func (a *restAPI) listMyMemberships(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	var result []*zpb.Membership
+	var result []*userpb.Membership
 	for _, m := range a.st.visibleMemberships(c.User.ID) {
 		if a.st.membershipMatches(m, req.GetQueries()) {
 			result = append(result, a.st.membershipProto(m))
@@ -124,8 +130,8 @@ func (a *restAPI) listMyMemberships(w http.ResponseWriter, r *http.Request) {
 	}
 	total := uint64(len(result))
 	result = paginate(result, req.GetQuery())
-	resp := &zpb.ListMyMembershipsResponse{
-		Details: &zpb.ListDetails{TotalResult: total, ProcessedSequence: a.st.sequence, ViewTimestamp: timestamppb.New(a.st.now())},
+	resp := &authpb.ListMyMembershipsResponse{
+		Details: &objpb.ListDetails{TotalResult: total, ProcessedSequence: a.st.sequence, ViewTimestamp: timestamppb.New(a.st.now())},
 		Result:  result,
 	}
 	a.st.mu.Unlock()
@@ -133,7 +139,7 @@ func (a *restAPI) listMyMemberships(w http.ResponseWriter, r *http.Request) {
 }
 
 // membershipMatches applies ListMyMemberships queries; several queries must all match.
-func (s *State) membershipMatches(m *Membership, queries []*zpb.MembershipQuery) bool {
+func (s *State) membershipMatches(m *Membership, queries []*userpb.MembershipQuery) bool {
 	for _, q := range queries {
 		switch {
 		case q.GetOrgQuery() != nil:
@@ -157,19 +163,19 @@ func (s *State) membershipMatches(m *Membership, queries []*zpb.MembershipQuery)
 	return true
 }
 
-func (s *State) membershipProto(m *Membership) *zpb.Membership {
-	out := &zpb.Membership{UserId: m.UserID, Roles: append([]string(nil), m.Roles...),
+func (s *State) membershipProto(m *Membership) *userpb.Membership {
+	out := &userpb.Membership{UserId: m.UserID, Roles: append([]string(nil), m.Roles...),
 		DisplayName: s.membershipDisplayName(m),
 		Details:     details(m.Sequence, m.Created, m.Changed, s.membershipResourceOwner(m))}
 	switch m.Kind {
 	case KindIAM:
-		out.Type = &zpb.Membership_Iam{Iam: true}
+		out.Type = &userpb.Membership_Iam{Iam: true}
 	case KindOrg:
-		out.Type = &zpb.Membership_OrgId{OrgId: m.TargetID}
+		out.Type = &userpb.Membership_OrgId{OrgId: m.TargetID}
 	case KindProject:
-		out.Type = &zpb.Membership_ProjectId{ProjectId: m.TargetID}
+		out.Type = &userpb.Membership_ProjectId{ProjectId: m.TargetID}
 	case KindProjectGrant:
-		out.Type = &zpb.Membership_ProjectGrantId{ProjectGrantId: m.TargetID}
+		out.Type = &userpb.Membership_ProjectGrantId{ProjectGrantId: m.TargetID}
 	}
 	return out
 }
@@ -180,7 +186,7 @@ func (a *restAPI) listMyZitadelPermissions(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	roles, _ := a.st.rolesInContext(c.User.ID, c.OrgID)
-	resp := &zpb.ListMyZitadelPermissionsResponse{Result: permissionsOf(roles)}
+	resp := &authpb.ListMyZitadelPermissionsResponse{Result: permissionsOf(roles)}
 	a.st.mu.Unlock()
 	writeProtoJSON(w, http.StatusOK, resp)
 }
@@ -189,7 +195,7 @@ func (a *restAPI) getIAM(w http.ResponseWriter, r *http.Request) {
 	if a.authorize(w, r, permAuthenticated) == nil {
 		return
 	}
-	resp := &zpb.GetIAMResponse{GlobalOrgId: a.st.DefaultOrgID, IamProjectId: a.st.IAMProjectID, DefaultOrgId: a.st.DefaultOrgID}
+	resp := &mgmt.GetIAMResponse{GlobalOrgId: a.st.DefaultOrgID, IamProjectId: a.st.IAMProjectID, DefaultOrgId: a.st.DefaultOrgID}
 	a.st.mu.Unlock()
 	writeProtoJSON(w, http.StatusOK, resp)
 }
@@ -199,7 +205,7 @@ func (a *restAPI) getMyOrg(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	resp := &zpb.GetMyOrgResponse{Org: a.st.orgProto(a.st.orgs[c.OrgID])}
+	resp := &mgmt.GetMyOrgResponse{Org: a.st.orgProto(a.st.orgs[c.OrgID])}
 	a.st.mu.Unlock()
 	writeProtoJSON(w, http.StatusOK, resp)
 }

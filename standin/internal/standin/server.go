@@ -15,7 +15,8 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/zitadel-bootstrap/standin/internal/zpb"
+	mgmt "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/management"
+	userpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/user"
 )
 
 // Config says where the stand-in listens and where it writes the admin key file.
@@ -77,7 +78,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{State: st, listener: ln, Info: Info{Issuer: issuer, Port: port, AdminKeyPath: keyPath,
 		DefaultOrgID: st.DefaultOrgID, IAMProjectID: st.IAMProjectID, InstanceID: st.InstanceID, AdminUserID: admin.ID}}
 	s.grpc = grpc.NewServer(grpc.UnaryInterceptor(st.authInterceptor))
-	zpb.RegisterManagementServiceServer(s.grpc, &managementServer{st: st})
+	mgmt.RegisterManagementServiceServer(s.grpc, &managementServer{st: st})
 
 	mux := http.NewServeMux()
 	(&restAPI{st: st}).routes(mux)
@@ -121,7 +122,7 @@ func setupInstance(cfg Config) (*State, string, error) {
 	admin := st.users[st.AdminUserID]
 	if admin == nil {
 		admin = st.addMachineUser(st.DefaultOrgID, "zitadel-admin-sa", "Admin", "instance administrator of the stand-in",
-			zpb.AccessTokenType_ACCESS_TOKEN_TYPE_BEARER)
+			userpb.AccessTokenType_ACCESS_TOKEN_TYPE_BEARER)
 		st.AdminUserID = admin.ID
 		st.addMembership(KindIAM, st.InstanceID, admin.ID, []string{"IAM_OWNER"})
 	}

@@ -16,7 +16,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zitadel-bootstrap/standin/internal/zpb"
+	authnpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/authn"
+	orgpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/org"
+	userpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/user"
 )
 
 // Membership kinds, as ZITADEL's ListMyMemberships distinguishes them.
@@ -40,7 +42,7 @@ type Org struct {
 	ID            string
 	Name          string
 	PrimaryDomain string
-	State         zpb.OrgState
+	State         orgpb.OrgState
 	Created       time.Time
 	Changed       time.Time
 	Sequence      uint64
@@ -49,7 +51,7 @@ type Org struct {
 type Key struct {
 	ID         string
 	UserID     string
-	Type       zpb.KeyType
+	Type       authnpb.KeyType
 	Expiration time.Time
 	Public     *rsa.PublicKey
 	Created    time.Time
@@ -62,8 +64,8 @@ type User struct {
 	UserName        string
 	Name            string
 	Description     string
-	AccessTokenType zpb.AccessTokenType
-	State           zpb.UserState
+	AccessTokenType userpb.AccessTokenType
+	State           userpb.UserState
 	HasSecret       bool
 	Keys            []*Key
 	Created         time.Time
@@ -209,7 +211,7 @@ func (s *State) addOrgWithID(id, name string) *Org {
 			domain = slug + "-" + s.newID()[12:] + ".localhost"
 		}
 	}
-	o := &Org{ID: id, Name: name, PrimaryDomain: domain, State: zpb.OrgState_ORG_STATE_ACTIVE,
+	o := &Org{ID: id, Name: name, PrimaryDomain: domain, State: orgpb.OrgState_ORG_STATE_ACTIVE,
 		Created: now, Changed: now, Sequence: s.nextSeq()}
 	s.orgs[o.ID] = o
 	s.orgOrder = append(s.orgOrder, o.ID)
@@ -233,10 +235,10 @@ func (s *State) userByName(orgID, userName string) *User {
 	return nil
 }
 
-func (s *State) addMachineUser(orgID, userName, name, description string, att zpb.AccessTokenType) *User {
+func (s *State) addMachineUser(orgID, userName, name, description string, att userpb.AccessTokenType) *User {
 	now := s.now()
 	u := &User{ID: s.newID(), OrgID: orgID, UserName: userName, Name: name, Description: description,
-		AccessTokenType: att, State: zpb.UserState_USER_STATE_ACTIVE, Created: now, Changed: now, Sequence: s.nextSeq()}
+		AccessTokenType: att, State: userpb.UserState_USER_STATE_ACTIVE, Created: now, Changed: now, Sequence: s.nextSeq()}
 	s.users[u.ID] = u
 	s.userOrder = append(s.userOrder, u.ID)
 	return u
@@ -267,7 +269,7 @@ func (s *State) addKey(u *User, expiration time.Time, public *rsa.PublicKey) (*K
 	if expiration.IsZero() {
 		expiration = MaxKeyExpiration
 	}
-	k := &Key{ID: s.newID(), UserID: u.ID, Type: zpb.KeyType_KEY_TYPE_JSON, Expiration: expiration.UTC(),
+	k := &Key{ID: s.newID(), UserID: u.ID, Type: authnpb.KeyType_KEY_TYPE_JSON, Expiration: expiration.UTC(),
 		Created: s.now(), Sequence: s.nextSeq()}
 	var details []byte
 	if public != nil {

@@ -11,7 +11,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
-	"github.com/zitadel-bootstrap/standin/internal/zpb"
+	userpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/user"
 )
 
 func randomToken() string {
@@ -66,7 +66,7 @@ func (s *State) issueTokens(issuer string, u *User, audience, scopes []string) (
 	exp := now.Add(accessTokenLifetime)
 	t := &AccessToken{ID: s.newID(), UserID: u.ID, Audience: audience, Scopes: scopes, Expiration: exp}
 	var access string
-	if u.AccessTokenType == zpb.AccessTokenType_ACCESS_TOKEN_TYPE_JWT {
+	if u.AccessTokenType == userpb.AccessTokenType_ACCESS_TOKEN_TYPE_JWT {
 		var err error
 		access, err = s.sign(accessTokenClaims{Issuer: issuer, Subject: u.ID, Audience: audience, Expiry: exp.Unix(),
 			IssuedAt: now.Unix(), NotBefore: now.Unix(), ClientID: u.ID, JWTID: t.ID})

@@ -4,7 +4,7 @@
 #   standin/build.sh            -> standin/bin/zitadel-standin (git-ignored)
 #   ZITADEL_STANDIN_BIN=/p/bin standin/build.sh   builds to another place
 # Go's build cache keeps rebuilds after small changes quick; the first build on a machine compiles grpc,
-# protobuf and zitadel/oidc and takes longer.
+# protobuf, zitadel/oidc and zitadel-go's generated API packages and takes longer.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,7 +16,7 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 
 if [[ -x "$out" ]]; then
-  newer="$(find "$here" \( -path "$here/bin" -o -path "$here/tools" \) -prune -o \
+  newer="$(find "$here" -path "$here/bin" -prune -o \
     \( -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$out" -print -quit)"
   if [[ -z "$newer" ]]; then
     echo "$out"

@@ -40,6 +40,58 @@ def grant_inputs(grants: Sequence[Grant]) -> list[dict[str, Any]]:
     return [{name: value for name, value in grant.to_dict().items() if value is not None} for grant in grants]
 
 
+def declare_verification(
+    resource_name: str,
+    account: ServiceAccountSettings,
+    *,
+    key_json: pulumi.Input[str],
+    issuer: str,
+    insecure: bool,
+    settings: VerificationSettings,
+    opts: pulumi.ResourceOptions | None = None,
+) -> JwtBearerVerification:
+    """The proof of one account's key and grants, as every ServiceAccount declares it."""
+    return JwtBearerVerification(
+        resource_name,
+        issuer=issuer,
+        key_json=key_json,
+        grants=grant_inputs(account.grants),
+        org_id=account.org_id,
+        audience=account.audience,
+        insecure=insecure,
+        deadline_seconds=settings.deadline_seconds,
+        refresh_settle_seconds=settings.refresh_settle_seconds,
+        opts=opts,
+    )
+
+
+def verification_summary(proof: JwtBearerVerification) -> pulumi.Output[dict[str, Any]]:
+    """The non-secret facts of a proof, in the camelCase of stack outputs."""
+    return pulumi.Output.all(
+        proof.roles_found,
+        proof.token_type,
+        proof.token_format,
+        proof.expires_in,
+        proof.attempts,
+        proof.elapsed_seconds,
+        proof.failure_kind,
+        proof.failure,
+        proof.checked_at,
+    ).apply(
+        lambda v: {
+            "rolesFound": v[0],
+            "tokenType": v[1],
+            "tokenFormat": v[2],
+            "expiresIn": v[3],
+            "attempts": v[4],
+            "elapsedSeconds": v[5],
+            "failureKind": v[6],
+            "failure": v[7],
+            "checkedAt": v[8],
+        }
+    )
+
+
 class ServiceAccount(pulumi.ComponentResource):
     """A ZITADEL machine user with a JSON key and manager grants, verified by a real token exchange."""
 
@@ -102,42 +154,17 @@ class ServiceAccount(pulumi.ComponentResource):
 
         settings = args["verification"]
         if settings.enabled:
-            proof = JwtBearerVerification(
+            proof = declare_verification(
                 f"{name}-verification",
-                issuer=args["issuer"],
+                account,
                 key_json=self.key_json,
-                grants=grant_inputs(account.grants),
-                org_id=account.org_id,
-                audience=account.audience,
+                issuer=args["issuer"],
                 insecure=args["insecure"],
-                deadline_seconds=settings.deadline_seconds,
-                refresh_settle_seconds=settings.refresh_settle_seconds,
+                settings=settings,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[key, *members]),
             )
             self.verified = proof.verified
-            self.verification = pulumi.Output.all(
-                proof.roles_found,
-                proof.token_type,
-                proof.token_format,
-                proof.expires_in,
-                proof.attempts,
-                proof.elapsed_seconds,
-                proof.failure_kind,
-                proof.failure,
-                proof.checked_at,
-            ).apply(
-                lambda v: {
-                    "rolesFound": v[0],
-                    "tokenType": v[1],
-                    "tokenFormat": v[2],
-                    "expiresIn": v[3],
-                    "attempts": v[4],
-                    "elapsedSeconds": v[5],
-                    "failureKind": v[6],
-                    "failure": v[7],
-                    "checkedAt": v[8],
-                }
-            )
+            self.verification = verification_summary(proof)
         else:
             self.verified = pulumi.Output.from_input(None)
             self.verification = pulumi.Output.from_input(None)

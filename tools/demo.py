@@ -5,9 +5,14 @@ real instance's database, so a re-run finds what the last run created), selects 
 file backend, runs `pulumi up`, shows the verification outputs, runs the drift check
 (`preview --refresh --expect-no-changes`) and stops the stand-in.
 
-The program is driven through the Automation API as an inline program: the Python language host cannot be
-built from the module proxy (tools/README.md). The engine, the zitadel plugin and the dynamic-provider
-launcher are the real ones that tools/engine.sh set up.
+The program is driven through the Automation API as an inline program, because the Python language host
+cannot be built from the module proxy (tools/README.md); the engine and the dynamic-provider launcher are the
+real ones that tools/engine.sh set up.
+
+Without the zitadel plugin (it cannot be built from the module proxy either) the demo says so and runs the part
+that does not need it: it creates each configured account's machine user, JSON key and grants through the
+stand-in's control API, where the plugin would create them, and the engine then runs the same verification
+resources and the same drift check on them.
 """
 
 from __future__ import annotations
@@ -15,22 +20,26 @@ from __future__ import annotations
 import json
 import os
 import runpy
-import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import yaml
 from pulumi import automation as auto
+
+from components.service_account import declare_verification, verification_summary
+from components.settings import PROJECT, PROVIDER, ServiceAccountSettings, Settings, parse_settings
+from tests.support.standin import StandIn, StandInError
 
 REPO = Path(__file__).resolve().parents[1]
 STACK = "local"
 STACK_FILE = REPO / "stacks" / f"Pulumi.{STACK}.yaml"
 STANDIN_DIR = REPO / ".standin"
+DEMO_KEYS = STANDIN_DIR / "demo-keys"
 #: Demo-only passphrase of the committed local stack; never reuse it for a real instance.
 DEMO_PASSPHRASE = "zitadel-bootstrap-local"  # noqa: S105 - documented, demo-only
-READY_TIMEOUT_SECONDS = 20.0
 
 
 class DemoError(RuntimeError):
@@ -41,73 +50,103 @@ def say(message: str) -> None:
     print(f"\n==> {message}", flush=True)
 
 
-def local_stack_config() -> tuple[int, str]:
-    """The stand-in's port and default org id, read from the committed local stack (one source of truth)."""
+def local_settings() -> Settings:
+    """The committed local stack, validated exactly as the program validates it."""
     config = yaml.safe_load(STACK_FILE.read_text())["config"]
-    port = int(config["zitadel:port"])
-    org_ids = {str(sa["orgId"]) for sa in config["zitadel-bootstrap:serviceAccounts"]}
+    project = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(f"{PROJECT}:")}
+    zitadel = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(f"{PROVIDER}:")}
+    return parse_settings(project, zitadel)
+
+
+def the_org(settings: Settings) -> str:
+    org_ids = {account.org_id for account in settings.service_accounts}
     if len(org_ids) != 1:
-        raise DemoError(f"{STACK_FILE.name}: the demo serves one org, but the accounts name {sorted(org_ids)}")
-    return port, org_ids.pop()
+        raise DemoError(f"{STACK_FILE.name}: the stand-in serves one org, but the accounts name {sorted(org_ids)}")
+    return org_ids.pop()
 
 
-def build_standin() -> Path:
-    done = subprocess.run([str(REPO / "standin" / "build.sh")], cwd=REPO, check=False, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise DemoError(f"building the stand-in failed:\n{done.stderr.strip()}")
-    return Path(done.stdout.strip().splitlines()[-1])
-
-
-def start_standin(binary: Path, port: int, org_id: str) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    STANDIN_DIR.mkdir(exist_ok=True)
-    ready_file = STANDIN_DIR / "ready.json"
-    ready_file.unlink(missing_ok=True)
-    log = (STANDIN_DIR / "standin.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(binary),
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--admin-key-file",
-            str(STANDIN_DIR / "admin-key.json"),
-            "--ready-file",
-            str(ready_file),
-            "--state-file",
-            str(STANDIN_DIR / "state.json"),
-            "--default-org-id",
-            org_id,
-        ],
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise DemoError(
-                f"the stand-in exited with {process.returncode} (is port {port} free?); "
-                f"see {STANDIN_DIR / 'standin.log'}"
-            )
-        if ready_file.exists() and ready_file.stat().st_size:
-            return process, json.loads(ready_file.read_text())
-        time.sleep(0.05)
-    process.terminate()
-    raise DemoError(f"the stand-in did not become ready within {READY_TIMEOUT_SECONDS:.0f} s")
-
-
-def program() -> None:
+def project_program() -> None:
     # The project's own entry point, unchanged: the inline program only serves it to the engine.
     runpy.run_path(str(REPO / "__main__.py"), run_name="__pulumi_main__")
 
 
+def ensure_account(standin: StandIn, account: ServiceAccountSettings) -> str:
+    """Machine user, JSON key and org grant as the plugin would create them; returns the key file text.
+
+    The key file is kept in .standin/demo-keys/ (git-ignored, 0600) so that a re-run reuses the same key.
+    """
+    state = standin.state()
+    user = next(
+        (u for u in state["users"] if u["orgId"] == account.org_id and u["userName"] == account.user_name), None
+    )
+    if user is None:
+        user_id = standin.create_machine_user(
+            account.org_id,
+            account.user_name,
+            account.access_token_type,  # type: ignore[arg-type]
+            name=account.display_name,
+            description=account.description or "",
+        )
+        key_ids: set[str] = set()
+    else:
+        user_id = str(user["id"])
+        key_ids = {str(key["id"]) for key in user["keys"]}
+    key_file = DEMO_KEYS / f"{account.name}.json"
+    key_json = key_file.read_text() if key_file.exists() else ""
+    if not key_json or json.loads(key_json).get("keyId") not in key_ids:
+        key_json = standin.add_machine_key(account.org_id, user_id, account.key_expiration)
+        DEMO_KEYS.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(key_json)
+        key_file.chmod(0o600)
+    for grant in account.grants:
+        if grant.level != "org":
+            raise DemoError(f"{account.name}: the demo without the zitadel plugin grants org roles only")
+        held = [
+            m
+            for m in state["memberships"]
+            if m["kind"] == "org" and m["targetId"] == account.org_id and m["userId"] == user_id
+        ]
+        if not held:
+            standin.add_org_member(account.org_id, user_id, list(grant.roles))
+        elif sorted(held[0]["roles"]) != sorted(grant.roles):
+            standin.set_org_member_roles(account.org_id, user_id, list(grant.roles))
+    return key_json
+
+
+def verification_program(settings: Settings, keys: dict[str, str]) -> Callable[[], None]:
+    """The verification half of the program, for accounts whose identities exist already."""
+
+    def program() -> None:
+        exported: dict[str, Any] = {}
+        for account in settings.service_accounts:
+            proof = declare_verification(
+                f"{account.name}-verification",
+                account,
+                key_json=pulumi.Output.secret(keys[account.name]),
+                issuer=settings.issuer,
+                insecure=settings.provider.insecure,
+                settings=settings.verification,
+            )
+            exported[account.name] = {
+                "userId": proof.user_id,
+                "keyId": proof.key_id,
+                "orgId": proof.org_id,
+                "verified": proof.verified,
+                "verification": verification_summary(proof),
+            }
+        pulumi.export("issuer", settings.issuer)
+        pulumi.export("serviceAccounts", exported)
+
+    return program
+
+
 def workspace_env() -> dict[str, str]:
     env = {
-        "PULUMI_CONFIG_PASSPHRASE": os.environ.get("PULUMI_CONFIG_PASSPHRASE", DEMO_PASSPHRASE),
         # The dynamic provider runs in the launcher process and is pickled by reference to our modules.
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
-    if "PULUMI_CONFIG_PASSPHRASE_FILE" in os.environ:
-        env.pop("PULUMI_CONFIG_PASSPHRASE")
+    if "PULUMI_CONFIG_PASSPHRASE_FILE" not in os.environ:
+        env["PULUMI_CONFIG_PASSPHRASE"] = os.environ.get("PULUMI_CONFIG_PASSPHRASE", DEMO_PASSPHRASE)
     return env
 
 
@@ -115,16 +154,32 @@ def run() -> None:
     root = os.environ.get("ZB_PULUMI_ROOT")
     if not root:
         raise DemoError("ZB_PULUMI_ROOT is not set: run `make demo` (it sets up the engine with tools/engine.sh)")
-    if not os.environ.get("ZB_ZITADEL_PLUGIN"):
-        raise DemoError(
-            "the pulumi-resource-zitadel 0.2.0 plugin is not installed; see tools/README.md "
-            "(ZB_ZITADEL_PLUGIN_FILE=<official binary>, or a machine that can download it)"
-        )
-    port, org_id = local_stack_config()
+    settings = local_settings()
+    org_id = the_org(settings)
+    port = settings.provider.port
     say(f"starting the ZITADEL stand-in on 127.0.0.1:{port} (a stand-in for tests and demos, not ZITADEL)")
-    process, ready = start_standin(build_standin(), port, org_id)
+    standin = StandIn(
+        listen=f"127.0.0.1:{port}",
+        workdir=STANDIN_DIR,
+        extra_args=("--state-file", str(STANDIN_DIR / "state.json"), "--default-org-id", org_id),
+    )
     try:
-        say(f"issuer {ready['issuer']}, default org {ready['defaultOrgId']}")
+        standin.start()
+    except StandInError as error:
+        raise DemoError(f"the stand-in did not start (is port {port} free?): {error}") from error
+    try:
+        say(f"issuer {standin.issuer}, default org {org_id}")
+        program: Callable[[], None]
+        if os.environ.get("ZB_ZITADEL_PLUGIN"):
+            program = project_program
+        else:
+            say(
+                "PARTIAL DEMO: the pulumi-resource-zitadel plugin is not installed (it cannot be built here, see "
+                "tools/README.md), so the machine users, keys and grants are created through the stand-in's "
+                "control API instead of by Pulumi; the verification resources and the drift check below are real"
+            )
+            keys = {account.name: ensure_account(standin, account) for account in settings.service_accounts}
+            program = verification_program(settings, keys)
         command = auto.PulumiCommand(root=root, skip_version_check=True)
         stack = auto.create_or_select_stack(
             stack_name=STACK,
@@ -134,10 +189,13 @@ def run() -> None:
         )
         say("pulumi up")
         stack.up(on_output=print, color="never")
-        outputs = stack.outputs()
-        say("verification outputs (machineKeys stays a secret: `pulumi stack output machineKeys --show-secrets`)")
-        print(json.dumps(outputs["serviceAccounts"].value, indent=2))
-        unverified = [name for name, sa in outputs["serviceAccounts"].value.items() if sa.get("verified") is not True]
+        accounts = stack.outputs()["serviceAccounts"].value
+        if program is project_program:
+            say("verification outputs (key files stay secret: `pulumi stack output machineKeys --show-secrets`)")
+        else:
+            say(f"verification outputs (the key files the stand-in issued are in {DEMO_KEYS.relative_to(REPO)}/)")
+        print(json.dumps(accounts, indent=2))
+        unverified = [name for name, account in accounts.items() if account.get("verified") is not True]
         if unverified:
             raise DemoError(f"not verified: {', '.join(unverified)}")
         say("drift check: pulumi preview --refresh --expect-no-changes")
@@ -145,8 +203,7 @@ def run() -> None:
         say("no drift: every service account logs in with its key and holds its grants")
     finally:
         say("stopping the stand-in (its state stays in .standin/ for the next run)")
-        process.terminate()
-        process.wait(timeout=10)
+        standin.stop()
 
 
 def main() -> int:

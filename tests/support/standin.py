@@ -69,9 +69,22 @@ def rfc3339(moment: datetime | str) -> str:
 class StandIn:
     """One running stand-in. Use `with StandIn() as s:` or call `start()` and `stop()`."""
 
-    def __init__(self, *, binary: Path | None = None, startup_timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        *,
+        binary: Path | None = None,
+        startup_timeout: float = 20.0,
+        listen: str = "127.0.0.1:0",
+        workdir: Path | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        """``workdir``: a directory to run in and keep (admin key, ready file, log); default a temporary one
+        removed at stop. ``extra_args``: further flags, e.g. ``--state-file`` (standin/README.md)."""
         self._binary = binary
         self._startup_timeout = startup_timeout
+        self._listen = listen
+        self._keep_workdir = workdir
+        self._extra_args = extra_args
         self._process: subprocess.Popen[str] | None = None
         self._workdir: Path | None = None
         self._client: httpx.Client | None = None
@@ -86,8 +99,13 @@ class StandIn:
         if self._process is not None:
             raise StandInError("the stand-in is already running")
         binary = self._binary or build_standin()
-        self._workdir = Path(tempfile.mkdtemp(prefix="zitadel-standin-"))
+        if self._keep_workdir is not None:
+            self._keep_workdir.mkdir(parents=True, exist_ok=True)
+            self._workdir = self._keep_workdir
+        else:
+            self._workdir = Path(tempfile.mkdtemp(prefix="zitadel-standin-"))
         ready_file = self._workdir / "ready.json"
+        ready_file.unlink(missing_ok=True)
         log_path = self._workdir / "standin.log"
         with log_path.open("wb") as log:
             try:
@@ -95,11 +113,12 @@ class StandIn:
                     [
                         str(binary),
                         "--listen",
-                        "127.0.0.1:0",
+                        self._listen,
                         "--ready-file",
                         str(ready_file),
                         "--admin-key-file",
                         str(self._workdir / "admin-key.json"),
+                        *self._extra_args,
                     ],
                     cwd=self._workdir,
                     stdout=subprocess.PIPE,
@@ -159,9 +178,9 @@ class StandIn:
         self._cleanup()
 
     def _cleanup(self) -> None:
-        if self._workdir is not None:
+        if self._workdir is not None and self._keep_workdir is None:
             shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
+        self._workdir = None
 
     def __enter__(self) -> Self:
         return self.start()

@@ -106,35 +106,6 @@ func (s *State) rolesInContext(userID, orgID string) ([]string, bool) {
 	return roles, found
 }
 
-// httpStatusFromCode is grpc-gateway's mapping, which ZITADEL's REST gateway uses.
-func httpStatusFromCode(c codes.Code) int {
-	switch c {
-	case codes.OK:
-		return http.StatusOK
-	case codes.Canceled:
-		return 499
-	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange:
-		return http.StatusBadRequest
-	case codes.DeadlineExceeded:
-		return http.StatusGatewayTimeout
-	case codes.NotFound:
-		return http.StatusNotFound
-	case codes.AlreadyExists, codes.Aborted:
-		return http.StatusConflict
-	case codes.PermissionDenied:
-		return http.StatusForbidden
-	case codes.Unauthenticated:
-		return http.StatusUnauthorized
-	case codes.ResourceExhausted:
-		return http.StatusTooManyRequests
-	case codes.Unimplemented:
-		return http.StatusNotImplemented
-	case codes.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 // codeFromHTTPStatus is the reverse, for faults injected on gRPC paths.
 func codeFromHTTPStatus(st int) codes.Code {
 	switch st {

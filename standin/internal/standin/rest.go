@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -52,7 +53,7 @@ func writeGatewayError(w http.ResponseWriter, err error) {
 	body := st.Proto()
 	raw, mErr := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(body)
 	if mErr != nil {
-		http.Error(w, st.Message(), httpStatusFromCode(st.Code()))
+		http.Error(w, st.Message(), runtime.HTTPStatusFromCode(st.Code()))
 		return
 	}
 	var buf bytes.Buffer
@@ -60,7 +61,7 @@ func writeGatewayError(w http.ResponseWriter, err error) {
 		raw = buf.Bytes()
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(httpStatusFromCode(st.Code()))
+	w.WriteHeader(runtime.HTTPStatusFromCode(st.Code()))
 	_, _ = w.Write(raw)
 }
 

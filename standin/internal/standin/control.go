@@ -196,7 +196,7 @@ func (c *controlAPI) routes(mux *http.ServeMux) {
 			st.addMembership(sc.kind, t, in.UserID, in.Roles)
 			return nil, nil
 		}))
-		mux.HandleFunc("PUT /_standin/"+sc.path+"/members/{userId}", handle(st, func(r *http.Request, in *rolesIn) (any, error) {
+		existing := func(r *http.Request) (*Membership, error) {
 			t, err := target(r)
 			if err != nil {
 				return nil, err
@@ -204,6 +204,13 @@ func (c *controlAPI) routes(mux *http.ServeMux) {
 			m := st.membership(sc.kind, t, r.PathValue("userId"))
 			if m == nil {
 				return nil, notFound("membership of user %s not found", r.PathValue("userId"))
+			}
+			return m, nil
+		}
+		mux.HandleFunc("PUT /_standin/"+sc.path+"/members/{userId}", handle(st, func(r *http.Request, in *rolesIn) (any, error) {
+			m, err := existing(r)
+			if err != nil {
+				return nil, err
 			}
 			if len(in.Roles) == 0 {
 				return nil, badRequest("roles must not be empty")
@@ -213,13 +220,9 @@ func (c *controlAPI) routes(mux *http.ServeMux) {
 			return nil, nil
 		}))
 		mux.HandleFunc("DELETE /_standin/"+sc.path+"/members/{userId}", handle(st, func(r *http.Request, _ *empty) (any, error) {
-			t, err := target(r)
+			m, err := existing(r)
 			if err != nil {
 				return nil, err
-			}
-			m := st.membership(sc.kind, t, r.PathValue("userId"))
-			if m == nil {
-				return nil, notFound("membership of user %s not found", r.PathValue("userId"))
 			}
 			st.removeMembership(m)
 			return nil, nil

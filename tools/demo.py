@@ -157,11 +157,15 @@ def run() -> None:
     settings = local_settings()
     org_id = the_org(settings)
     port = settings.provider.port
+    full = bool(os.environ.get("ZB_ZITADEL_PLUGIN"))
+    # The partial demo's users were made through the control API; the plugin would meet them as "already
+    # exists". Each mode keeps its own instance state so switching to the full demo starts clean.
+    state_file = STANDIN_DIR / ("state.json" if full else "partial-state.json")
     say(f"starting the ZITADEL stand-in on 127.0.0.1:{port} (a stand-in for tests and demos, not ZITADEL)")
     standin = StandIn(
         listen=f"127.0.0.1:{port}",
         workdir=STANDIN_DIR,
-        extra_args=("--state-file", str(STANDIN_DIR / "state.json"), "--default-org-id", org_id),
+        extra_args=("--state-file", str(state_file), "--default-org-id", org_id),
     )
     try:
         standin.start()
@@ -170,7 +174,7 @@ def run() -> None:
     try:
         say(f"issuer {standin.issuer}, default org {org_id}")
         program: Callable[[], None]
-        if os.environ.get("ZB_ZITADEL_PLUGIN"):
+        if full:
             program = project_program
         else:
             say(

@@ -27,7 +27,7 @@ from components.verification import Grant, RetryPolicy, VerificationRequest, par
 from components.verification.provider import JwtBearerVerification
 from tests.e2e.harness import EngineStack
 from tests.e2e.identities import Identity, provision
-from tests.support.standin import StandIn
+from tools.standin import StandIn
 
 
 def median_of(runs: int, measure: Callable[[], float]) -> tuple[float, list[float]]:

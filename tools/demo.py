@@ -31,7 +31,7 @@ from pulumi import automation as auto
 
 from components.service_account import declare_verification, verification_summary
 from components.settings import PROJECT, PROVIDER, ServiceAccountSettings, Settings, parse_settings
-from tests.support.standin import StandIn, StandInError
+from tools.standin import StandIn, StandInError
 
 REPO = Path(__file__).resolve().parents[1]
 STACK = "local"

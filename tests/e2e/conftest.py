@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.harness import TIMINGS, pulumi_root, timing_report
-from tests.support.standin import StandIn, StandInError
+from tools.standin import StandIn, StandInError
 
 _LAYER_START: list[float] = []
 

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.standin import StandIn
+from tools.standin import StandIn
 
 OWNER = ("ORG_OWNER",)
 

@@ -13,7 +13,7 @@ from pulumi import automation as auto
 from tests.e2e.harness import EngineStack
 from tests.e2e.identities import provision
 from tests.e2e.leaks import assert_no_leaks
-from tests.support.standin import StandIn
+from tools.standin import StandIn
 
 TOKEN_PATH = "/oauth/v2/token"
 

@@ -17,7 +17,7 @@ from pulumi import automation as auto
 from tests.e2e.harness import VERIFICATION_TYPE, EngineStack, is_changeless
 from tests.e2e.identities import Identity, new_key, provision
 from tests.e2e.leaks import assert_no_leaks
-from tests.support.standin import StandIn
+from tools.standin import StandIn
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker of a secret value in state
 # How CommandError reports the exit code of a violated --expect-no-changes in recent CLIs.

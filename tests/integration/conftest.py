@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.standin import StandIn
+from tools.standin import StandIn
 
 
 @pytest.fixture(scope="session")

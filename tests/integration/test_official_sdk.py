@@ -15,7 +15,7 @@ import pytest
 from zitadel_client.auth.web_token_authenticator import WebTokenAuthenticator
 from zitadel_client.exceptions import ZitadelError
 
-from tests.support.standin import ACCESS_TOKEN_TYPE_BEARER, ACCESS_TOKEN_TYPE_JWT, AccessTokenType, StandIn
+from tools.standin import ACCESS_TOKEN_TYPE_BEARER, ACCESS_TOKEN_TYPE_JWT, AccessTokenType, StandIn
 
 
 def _service_account(standin: StandIn, tmp_path: Path, user_name: str, token_type: AccessTokenType) -> tuple[str, Path]:

@@ -24,7 +24,7 @@ from components.verification import (
     parse_key_file,
     verify,
 )
-from tests.support.standin import StandIn
+from tools.standin import StandIn
 
 REPO = Path(__file__).resolve().parents[2]
 _names = itertools.count()

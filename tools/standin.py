@@ -1,4 +1,4 @@
-"""Drive the local ZITADEL stand-in (standin/, a Go program) from Python tests.
+"""Drive the local ZITADEL stand-in (standin/, a Go program) from Python: the tests, the demo and the benchmark.
 
 `StandIn` builds the binary with standin/build.sh (reusing an up-to-date build), starts it on a free
 loopback port in a temporary directory, waits for its ready file and wraps every control endpoint of
@@ -23,14 +23,14 @@ from typing import Any, Literal, Self
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO / "standin" / "build.sh"
 
 TokenErrorStyle = Literal["current", "legacy"]
 AccessTokenType = Literal["ACCESS_TOKEN_TYPE_BEARER", "ACCESS_TOKEN_TYPE_JWT"]
 
-ACCESS_TOKEN_TYPE_BEARER: AccessTokenType = "ACCESS_TOKEN_TYPE_BEARER"
-ACCESS_TOKEN_TYPE_JWT: AccessTokenType = "ACCESS_TOKEN_TYPE_JWT"
+ACCESS_TOKEN_TYPE_BEARER: AccessTokenType = "ACCESS_TOKEN_TYPE_BEARER"  # noqa: S105 - an enum name
+ACCESS_TOKEN_TYPE_JWT: AccessTokenType = "ACCESS_TOKEN_TYPE_JWT"  # noqa: S105 - an enum name
 
 
 class StandInError(RuntimeError):

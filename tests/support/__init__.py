@@ -1,1 +1,0 @@
-"""Test support shared by the test layers (the stand-in driver)."""

@@ -106,7 +106,8 @@ func (s *State) rolesInContext(userID, orgID string) ([]string, bool) {
 	return roles, found
 }
 
-// codeFromHTTPStatus is the reverse, for faults injected on gRPC paths.
+// codeFromHTTPStatus maps an injected fault's HTTP status to a gRPC code (the reverse of grpc-gateway's
+// runtime.HTTPStatusFromCode, which the REST side uses) for faults injected on gRPC paths.
 func codeFromHTTPStatus(st int) codes.Code {
 	switch st {
 	case http.StatusBadRequest:

@@ -25,7 +25,7 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
-from pulumi.runtime import rpc
+from pulumi.runtime import known_types, rpc
 
 from .client import check, verify
 from .errors import InvalidInputError, KeyFileError, VerificationError
@@ -75,10 +75,19 @@ OUTPUT_NAMES = (*RESULT_NAMES, "checked_at")
 REPLACE_ON = ("issuer", "key_json")
 
 
+def _is_wholly_unknown(value: Any) -> bool:
+    return known_types.is_unknown(value) or (isinstance(value, str) and value == rpc.UNKNOWN)
+
+
 def _is_unknown(value: Any) -> bool:
-    """True if ``value`` is or contains a preview-time unknown."""
-    if isinstance(value, str):
-        return value == rpc.UNKNOWN
+    """True if ``value`` is or contains a preview-time unknown.
+
+    The dynamic-provider server deserializes the engine's unknown sentinel into a ``pulumi.output.Unknown``
+    object (``rpc.deserialize_properties(..., keep_unknowns=True)``); the raw sentinel string is the same value
+    before deserialization. Both mean "computed by another resource, known at create time".
+    """
+    if _is_wholly_unknown(value):
+        return True
     if isinstance(value, Mapping):
         return any(_is_unknown(item) for item in value.values())
     if isinstance(value, list | tuple):
@@ -213,9 +222,11 @@ class JwtBearerVerificationProvider(ResourceProvider):
         failures: list[CheckFailure] = []
 
         def known(name: str) -> bool:
-            # Preview passes unknowns (values computed by other resources) or leaves them out: skip those.
-            # Only a wholly unknown value is skipped here; grants validate their known parts themselves.
-            return props.get(name) is not None and props.get(name) != rpc.UNKNOWN
+            # Preview passes unknowns (values computed by other resources) or leaves them out: those are
+            # validated at create time, when they are known. Grants validate their known parts themselves.
+            value = props.get(name)
+            unknown = _is_wholly_unknown if name == "grants" else _is_unknown
+            return value is not None and not unknown(value)
 
         def attempt(name: str, validate: Callable[[Any], object]) -> None:
             if not known(name):
@@ -314,8 +325,8 @@ def _validate_grants(value: Any) -> None:
             known.append(_grant_from_mapping(item, index))
             continue
         # A grant with a value computed by another resource: check what is already known, the rest at create.
-        level = item.get("level") if isinstance(item, Mapping) else rpc.UNKNOWN
-        if not _is_unknown(level) and level not in GRANT_LEVELS:
+        level = item.get("level") if isinstance(item, Mapping) else None
+        if level is not None and not _is_unknown(level) and level not in GRANT_LEVELS:
             raise InvalidInputError(
                 f"grants[{index}].level {level!r} is unknown; use one of {', '.join(GRANT_LEVELS)}.", field="grants"
             )

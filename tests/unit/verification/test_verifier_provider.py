@@ -14,6 +14,7 @@ from unittest import mock
 import pulumi
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from google.protobuf import struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.sync_await import _sync_await
@@ -119,28 +120,100 @@ def test_check_reports_an_expired_key(
     assert "expired at 2001-01-01T00:00:00Z" in failure.reason
 
 
-def test_check_skips_values_unknown_during_preview(
+def as_the_engine_sends(props: dict[str, Any]) -> dict[str, Any]:
+    """``props`` as the dynamic-provider server hands them to check and diff during a preview.
+
+    The engine marks a value computed by another resource with the unknown sentinel; ``pulumi.dynamic``'s server
+    deserializes the request with ``keep_unknowns=True``, which turns each sentinel into a ``pulumi.output.Unknown``
+    object. Tests that pass the raw sentinel string miss exactly that step (it hid the preview bug of issue 7).
+    """
+    wire = struct_pb2.Struct()
+    wire.update(props)
+    received = rpc.deserialize_properties(wire, keep_unknowns=True)
+    assert isinstance(received, dict)
+    return received
+
+
+#: Each input the verification takes, replaced by an unknown, as a preview of a new stack or of a
+#: replaced key sends it (the key, the ids and the grants come from other resources).
+UNKNOWN_AT_PREVIEW: list[tuple[str, Any]] = [
+    ("key_json", UNKNOWN),
+    ("issuer", UNKNOWN),
+    ("insecure", UNKNOWN),
+    ("org_id", UNKNOWN),
+    ("audience", UNKNOWN),
+    ("deadline_seconds", UNKNOWN),
+    ("refresh_settle_seconds", UNKNOWN),
+    ("grants", UNKNOWN),
+    ("grants", [UNKNOWN]),
+    ("grants", [{"level": "org", "resource_id": UNKNOWN, "roles": ["ORG_OWNER"]}]),
+    ("grants", [{"level": "org", "resource_id": ORG_ID, "roles": UNKNOWN}]),
+    ("grants", [{"level": "org", "resource_id": ORG_ID, "roles": ["ORG_OWNER", UNKNOWN]}]),
+    (
+        "grants",
+        [{"level": "project_grant", "resource_id": "7", "roles": ["PROJECT_GRANT_OWNER"], "project_id": UNKNOWN}],
+    ),  # noqa: E501
+    ("grants", [{"level": UNKNOWN, "resource_id": ORG_ID, "roles": ["ORG_OWNER"]}]),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), UNKNOWN_AT_PREVIEW)
+def test_check_plans_with_an_input_unknown_at_preview(
+    provider: JwtBearerVerificationProvider, inputs: dict[str, Any], name: str, value: Any
+) -> None:
+    news = as_the_engine_sends({**inputs, name: value})
+    result = provider.check({}, news)
+    assert result.failures == []
+    assert result.inputs is news  # handed back as received: the server serializes Unknown as the sentinel again
+
+
+@pytest.mark.parametrize(("name", "value"), UNKNOWN_AT_PREVIEW)
+def test_diff_plans_a_change_for_an_input_unknown_at_preview(
+    provider: JwtBearerVerificationProvider, inputs: dict[str, Any], name: str, value: Any
+) -> None:
+    result = provider.diff("id", _state(inputs), as_the_engine_sends({**inputs, name: value}))
+    assert result.changes is True
+    # Only another key or another issuer is another proof; an unknown one may be.
+    assert result.replaces == ([name] if name in ("key_json", "issuer") else [])
+
+
+def test_check_of_a_new_stack_with_every_computed_input_unknown_plans(
     provider: JwtBearerVerificationProvider, inputs: dict[str, Any]
 ) -> None:
-    preview = {
-        **inputs,
-        "key_json": UNKNOWN,
-        "issuer": UNKNOWN,
-        "insecure": UNKNOWN,
-        "grants": [{"level": "org", "resource_id": UNKNOWN, "roles": ["ORG_OWNER"], "project_id": None}],
-    }
-    assert provider.check({}, preview).failures == []
-    assert provider.check({}, {**inputs, "grants": UNKNOWN, "org_id": UNKNOWN}).failures == []
+    grants = [{"level": "org", "resource_id": UNKNOWN, "roles": ["ORG_OWNER"]}]
+    news = as_the_engine_sends({**inputs, "key_json": UNKNOWN, "org_id": UNKNOWN, "grants": grants})
+    assert provider.check({}, news).failures == []
+
+
+def test_check_validates_each_value_once_it_is_known(
+    provider: JwtBearerVerificationProvider, inputs: dict[str, Any]
+) -> None:
+    news = as_the_engine_sends({**inputs, "key_json": UNKNOWN, "issuer": "http://plain.example"})
+    assert [failure.property for failure in provider.check({}, news).failures] == ["issuer"]
+    news = as_the_engine_sends({**inputs, "issuer": UNKNOWN, "key_json": "{not json"})
+    assert [failure.property for failure in provider.check({}, news).failures] == ["key_json"]
+
+
+def test_check_skips_inputs_that_preview_leaves_out(
+    provider: JwtBearerVerificationProvider, inputs: dict[str, Any]
+) -> None:
     missing = {name: value for name, value in inputs.items() if name not in ("key_json", "issuer")}
-    assert provider.check({}, missing).failures == []
+    assert provider.check({}, as_the_engine_sends(missing)).failures == []
 
 
+@pytest.mark.parametrize(
+    "grant",
+    [
+        {"level": "galaxy", "resource_id": UNKNOWN, "roles": ["X"]},
+        {"level": "galaxy", "resource_id": "1", "roles": UNKNOWN},
+    ],
+)
 def test_check_still_validates_the_known_part_of_a_partly_unknown_grant(
-    provider: JwtBearerVerificationProvider, inputs: dict[str, Any]
+    provider: JwtBearerVerificationProvider, inputs: dict[str, Any], grant: dict[str, Any]
 ) -> None:
-    grants = [{"level": "galaxy", "resource_id": UNKNOWN, "roles": ["X"]}]
-    (failure,) = provider.check({}, {**inputs, "grants": grants}).failures
+    (failure,) = provider.check({}, as_the_engine_sends({**inputs, "grants": [grant]})).failures
     assert failure.property == "grants"
+    assert "'galaxy' is unknown" in failure.reason
 
 
 def test_http_issuer_is_accepted_when_insecure(provider: JwtBearerVerificationProvider, inputs: dict[str, Any]) -> None:
@@ -203,7 +276,6 @@ def test_diff_replaces_for_another_key_or_issuer(
 ) -> None:
     other_key = key_file_text(rsa_key, key_id="999999999999999999")
     assert provider.diff("id", _state(inputs), {**inputs, "key_json": other_key}).replaces == ["key_json"]
-    assert provider.diff("id", _state(inputs), {**inputs, "key_json": UNKNOWN}).replaces == ["key_json"]
     assert provider.diff("id", _state(inputs), {**inputs, "issuer": "https://other.example"}).replaces == ["issuer"]
 
 

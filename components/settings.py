@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -633,4 +634,17 @@ def load_settings(now: datetime | None = None) -> Settings:
                 "it secret, so set it with `pulumi config set --secret zitadel:jwtProfileJson < key.json`"
             ]
         )
+    return parse_settings(project, zitadel, now=now)
+
+
+def load_settings_file(path: Path, now: datetime | None = None) -> Settings:
+    """Validate a stack config file (``stacks/Pulumi.<stack>.yaml``) the way the program validates its config.
+
+    For tools that need the settings outside a Pulumi run (the demo). Secure values stay opaque.
+    """
+    import yaml  # noqa: PLC0415 - only tools read stack files; the program gets its config from the engine
+
+    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    project = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(f"{PROJECT}:")}
+    zitadel = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(f"{PROVIDER}:")}
     return parse_settings(project, zitadel, now=now)

@@ -152,7 +152,7 @@ UNKNOWN_AT_PREVIEW: list[tuple[str, Any]] = [
     (
         "grants",
         [{"level": "project_grant", "resource_id": "7", "roles": ["PROJECT_GRANT_OWNER"], "project_id": UNKNOWN}],
-    ),  # noqa: E501
+    ),
     ("grants", [{"level": UNKNOWN, "resource_id": ORG_ID, "roles": ["ORG_OWNER"]}]),
 ]
 

@@ -43,8 +43,10 @@ test-unit: venv
 standin:
 	@standin/build.sh >/dev/null
 
+# The stand-in's own tests, then clientcheck/: the provider's own client library (zitadel-go v2.1.8) against it.
 test-standin:
 	cd standin && go vet ./... && go test -count=1 ./...
+	cd standin/clientcheck && go vet ./... && go test -count=1 ./...
 
 test-integration: venv standin
 	$(BIN)/pytest tests/integration

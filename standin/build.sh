@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the ZITADEL stand-in binary, or reuses it when no Go source changed since, and prints its path
+# Builds the ZITADEL stand-in binary, or reuses it when no Go source changed since (clientcheck/, a test-only
+# module of its own, does not count), and prints its path
 # (only the path goes to stdout; build output goes to stderr).
 #   standin/build.sh            -> standin/bin/zitadel-standin (git-ignored)
 #   ZITADEL_STANDIN_BIN=/p/bin standin/build.sh   builds to another place
@@ -16,7 +17,7 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 
 if [[ -x "$out" ]]; then
-  newer="$(find "$here" -path "$here/bin" -prune -o \
+  newer="$(find "$here" -path "$here/bin" -prune -o -path "$here/clientcheck" -prune -o \
     \( -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$out" -print -quit)"
   if [[ -z "$newer" ]]; then
     echo "$out"

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	msgpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/message"
 	orgpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/org"
@@ -40,10 +41,21 @@ var (
 	errOrgNotExisting    = zerr(codes.PermissionDenied, "AUTH-Bs7Ds", "Organisation doesn't exist")
 	errNoMembership      = zerr(codes.NotFound, "AUTHZ-cdgFk", "membership not found")
 	errNoPermission      = zerr(codes.PermissionDenied, "AUTH-5mWD2", "No matching permissions found")
+	// errNoContextPermission: the permission is granted only on other projects or grants than the request's.
+	errNoContextPermission = zerr(codes.PermissionDenied, "AUTH-3jknH", "No matching permissions found")
 )
 
 // permAuthenticated marks calls that need a valid ZITADEL-audience token and nothing else.
 const permAuthenticated = "authenticated"
+
+// requirement is what a call needs, as ZITADEL's auth option on the method says: a permission and, for some
+// methods, the request field (check_field_name) whose id a permission granted only on a project or project
+// grant must be for. CheckID is that field's value in the request at hand.
+type requirement struct {
+	Permission string
+	CheckField protoreflect.Name
+	CheckID    string
+}
 
 // caller is who a verified API request acts as, and in which org.
 type caller struct {
@@ -55,7 +67,7 @@ type caller struct {
 // authorize checks a request the way ZITADEL's API interceptors do: bearer token, instance project in the
 // audience, org context (x-zitadel-orgid, else the user's own org), then memberships and the permission.
 // The caller holds s.mu.
-func (s *State) authorize(authHeader, orgHeader, permission string) (*caller, *apiError) {
+func (s *State) authorize(authHeader, orgHeader string, req requirement) (*caller, *apiError) {
 	if authHeader == "" {
 		return nil, errAuthHeaderMissing
 	}
@@ -79,26 +91,73 @@ func (s *State) authorize(authHeader, orgHeader, permission string) (*caller, *a
 		return nil, errOrgNotExisting
 	}
 	c := &caller{User: u, OrgID: orgID, Token: t}
-	if permission == permAuthenticated {
+	if req.Permission == permAuthenticated {
 		return c, nil
 	}
-	roles, found := s.rolesInContext(u.ID, orgID)
-	if !found {
-		return nil, errNoMembership
-	}
-	if !slices.Contains(permissionsOf(roles), permission) {
-		return nil, errNoPermission
+	if err := s.checkPermission(u.ID, orgID, req); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
-// rolesInContext collects the roles of the user's visible memberships that apply in org: the instance
-// membership, the org membership and memberships on projects and grants in that org.
+// checkPermission is ZITADEL's permission check: the memberships that apply in the org context must grant the
+// permission; a method with a check field also needs it globally (instance or org membership) or on exactly
+// the project or grant the request names.
+func (s *State) checkPermission(userID, orgID string, req requirement) *apiError {
+	contexts, found := s.permissionContexts(userID, orgID, req.Permission)
+	switch {
+	case !found:
+		return errNoMembership
+	case len(contexts) == 0:
+		return errNoPermission
+	case req.CheckField != "" && !slices.Contains(contexts, "") && !slices.Contains(contexts, req.CheckID):
+		return errNoContextPermission
+	}
+	return nil
+}
+
+// permissionContexts lists where the user's visible memberships in the org context grant permission: ""
+// for a global grant (instance or org membership), else the project or grant id the membership is on (or the
+// context a role mapping names, like project.read:self). found says whether any membership applies at all.
+func (s *State) permissionContexts(userID, orgID, permission string) (contexts []string, found bool) {
+	for _, m := range s.visibleMemberships(userID) {
+		if !s.appliesIn(m, orgID) {
+			continue
+		}
+		found = true
+		for _, p := range permissionsOf(m.Roles) {
+			name, ctxID, _ := strings.Cut(p, ":")
+			if name != permission {
+				continue
+			}
+			if m.Kind == KindProject || m.Kind == KindProjectGrant {
+				ctxID = m.TargetID
+			}
+			contexts = append(contexts, ctxID)
+		}
+	}
+	return contexts, found
+}
+
+// appliesIn says whether a membership counts in an org context, as ZITADEL's membership search for
+// permission checks selects them: instance memberships always, others by their resource owner, project grant
+// memberships also in the granted org.
+func (s *State) appliesIn(m *Membership, orgID string) bool {
+	switch m.Kind {
+	case KindIAM:
+		return true
+	case KindProjectGrant:
+		return s.membershipOrg(m) == orgID || s.membershipResourceOwner(m) == orgID
+	}
+	return s.membershipOrg(m) == orgID
+}
+
+// rolesInContext collects the roles of the user's visible memberships that apply in the org context.
 func (s *State) rolesInContext(userID, orgID string) ([]string, bool) {
 	var roles []string
 	found := false
 	for _, m := range s.visibleMemberships(userID) {
-		if m.Kind == KindIAM || s.membershipOrg(m) == orgID {
+		if s.appliesIn(m, orgID) {
 			found = true
 			roles = append(roles, m.Roles...)
 		}

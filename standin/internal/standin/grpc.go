@@ -12,33 +12,55 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/admin"
 	authnpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/authn"
 	mgmt "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/management"
-	memberpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/member"
 	objpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/object"
-	orgpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/org"
 	userpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/user"
 )
 
-// methodPermissions is the permission each served method needs (ZITADEL's proto auth options).
-var methodPermissions = map[string]string{
-	"GetIAM":                permAuthenticated,
-	"GetMyOrg":              "org.read",
-	"GetUserByID":           "user.read",
-	"AddMachineUser":        "user.write",
-	"UpdateUserName":        "user.write",
-	"UpdateMachine":         "user.write",
-	"GenerateMachineSecret": "user.write",
-	"RemoveUser":            "user.delete",
-	"GetMachineKeyByIDs":    "user.read",
-	"AddMachineKey":         "user.write",
-	"RemoveMachineKey":      "user.write",
-	"ListOrgMembers":        "org.member.read",
-	"AddOrgMember":          "org.member.write",
-	"UpdateOrgMember":       "org.member.write",
-	"RemoveOrgMember":       "org.member.delete",
+// methodAuth is the requirement of every served method, keyed by its full gRPC path: ZITADEL's auth option
+// on the method (permission and check field; TestMethodAuthMatchesZitadelProtos compares them with the
+// options in zitadel-go's descriptors). A method missing here answers Unimplemented.
+var methodAuth = map[string]requirement{
+	mgmt.ManagementService_GetIAM_FullMethodName:                   {Permission: permAuthenticated},
+	mgmt.ManagementService_GetMyOrg_FullMethodName:                 {Permission: "org.read"},
+	mgmt.ManagementService_AddOrg_FullMethodName:                   {Permission: "org.create"},
+	mgmt.ManagementService_UpdateOrg_FullMethodName:                {Permission: "org.write"},
+	mgmt.ManagementService_GetUserByID_FullMethodName:              {Permission: "user.read"},
+	mgmt.ManagementService_AddMachineUser_FullMethodName:           {Permission: "user.write"},
+	mgmt.ManagementService_UpdateUserName_FullMethodName:           {Permission: "user.write"},
+	mgmt.ManagementService_UpdateMachine_FullMethodName:            {Permission: "user.write"},
+	mgmt.ManagementService_GenerateMachineSecret_FullMethodName:    {Permission: "user.write"},
+	mgmt.ManagementService_RemoveUser_FullMethodName:               {Permission: "user.delete"},
+	mgmt.ManagementService_GetMachineKeyByIDs_FullMethodName:       {Permission: "user.read"},
+	mgmt.ManagementService_AddMachineKey_FullMethodName:            {Permission: "user.write"},
+	mgmt.ManagementService_RemoveMachineKey_FullMethodName:         {Permission: "user.write"},
+	mgmt.ManagementService_ListOrgMembers_FullMethodName:           {Permission: "org.member.read"},
+	mgmt.ManagementService_AddOrgMember_FullMethodName:             {Permission: "org.member.write"},
+	mgmt.ManagementService_UpdateOrgMember_FullMethodName:          {Permission: "org.member.write"},
+	mgmt.ManagementService_RemoveOrgMember_FullMethodName:          {Permission: "org.member.delete"},
+	mgmt.ManagementService_ListProjectMembers_FullMethodName:       {Permission: "project.member.read", CheckField: "project_id"},
+	mgmt.ManagementService_AddProjectMember_FullMethodName:         {Permission: "project.member.write", CheckField: "project_id"},
+	mgmt.ManagementService_UpdateProjectMember_FullMethodName:      {Permission: "project.member.write", CheckField: "project_id"},
+	mgmt.ManagementService_RemoveProjectMember_FullMethodName:      {Permission: "project.member.delete", CheckField: "project_id"},
+	mgmt.ManagementService_ListProjectGrantMembers_FullMethodName:  {Permission: "project.grant.member.read"},
+	mgmt.ManagementService_AddProjectGrantMember_FullMethodName:    {Permission: "project.grant.member.write"},
+	mgmt.ManagementService_UpdateProjectGrantMember_FullMethodName: {Permission: "project.grant.member.write"},
+	mgmt.ManagementService_RemoveProjectGrantMember_FullMethodName: {Permission: "project.grant.member.delete"},
+	admin.AdminService_GetOrgByID_FullMethodName:                   {Permission: "iam.read"},
+	admin.AdminService_ListOrgs_FullMethodName:                     {Permission: "iam.read"},
+	admin.AdminService_GetDefaultOrg_FullMethodName:                {Permission: "iam.read"},
+	admin.AdminService_SetDefaultOrg_FullMethodName:                {Permission: "iam.write"},
+	admin.AdminService_RemoveOrg_FullMethodName:                    {Permission: "iam.write"},
+	admin.AdminService_ListIAMMembers_FullMethodName:               {Permission: "iam.member.read"},
+	admin.AdminService_AddIAMMember_FullMethodName:                 {Permission: "iam.member.write"},
+	admin.AdminService_UpdateIAMMember_FullMethodName:              {Permission: "iam.member.write"},
+	admin.AdminService_RemoveIAMMember_FullMethodName:              {Permission: "iam.member.delete"},
 }
 
 type callerKey struct{}
@@ -48,12 +70,15 @@ func callerFrom(ctx context.Context) *caller {
 	return c
 }
 
-// authInterceptor authenticates and authorizes every ManagementService call from its metadata.
+// authInterceptor authenticates and authorizes every ManagementService and AdminService call from its
+// metadata, then validates the request, in ZITADEL's interceptor order.
 func (s *State) authInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	name := info.FullMethod[strings.LastIndex(info.FullMethod, "/")+1:]
-	perm, ok := methodPermissions[name]
+	need, ok := methodAuth[info.FullMethod]
 	if !ok {
-		return nil, status.Errorf(codes.Unimplemented, "method %s not implemented", name)
+		return nil, status.Errorf(codes.Unimplemented, "method %s not implemented", info.FullMethod[strings.LastIndex(info.FullMethod, "/")+1:])
+	}
+	if need.CheckField != "" {
+		need.CheckID = stringField(req, need.CheckField)
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	first := func(k string) string {
@@ -63,16 +88,38 @@ func (s *State) authInterceptor(ctx context.Context, req any, info *grpc.UnarySe
 		return ""
 	}
 	s.mu.Lock()
-	c, apiErr := s.authorize(first("authorization"), first("x-zitadel-orgid"), perm)
+	c, apiErr := s.authorize(first("authorization"), first("x-zitadel-orgid"), need)
 	s.mu.Unlock()
 	if apiErr != nil {
 		return nil, apiErr
 	}
+	if err := validateRequest(req); err != nil {
+		return nil, err
+	}
 	return handler(context.WithValue(ctx, callerKey{}, c), req)
+}
+
+// stringField reads a request's string field by its proto name ("" when it has none).
+func stringField(req any, name protoreflect.Name) string {
+	m, ok := req.(proto.Message)
+	if !ok {
+		return ""
+	}
+	msg := m.ProtoReflect()
+	fd := msg.Descriptor().Fields().ByName(name)
+	if fd == nil || fd.Kind() != protoreflect.StringKind {
+		return ""
+	}
+	return msg.Get(fd).String()
 }
 
 type managementServer struct {
 	mgmt.UnimplementedManagementServiceServer
+	st *State
+}
+
+type adminServer struct {
+	admin.UnimplementedAdminServiceServer
 	st *State
 }
 
@@ -118,17 +165,12 @@ func (m *managementServer) GetIAM(context.Context, *mgmt.GetIAMRequest) (*mgmt.G
 	return &mgmt.GetIAMResponse{GlobalOrgId: m.st.DefaultOrgID, IamProjectId: m.st.IAMProjectID, DefaultOrgId: m.st.DefaultOrgID}, nil
 }
 
-func (s *State) orgProto(o *Org) *orgpb.Org {
-	return &orgpb.Org{Id: o.ID, Details: details(o.Sequence, o.Created, o.Changed, o.ID), State: o.State,
-		Name: o.Name, PrimaryDomain: o.PrimaryDomain}
-}
-
 func (m *managementServer) GetMyOrg(ctx context.Context, _ *mgmt.GetMyOrgRequest) (*mgmt.GetMyOrgResponse, error) {
 	m.st.mu.Lock()
 	defer m.st.mu.Unlock()
 	o := m.st.orgs[callerFrom(ctx).OrgID]
 	if o == nil {
-		return nil, zerr(codes.NotFound, "QUERY-iTTGJ", "Errors.Org.NotFound")
+		return nil, errOrgNotFound
 	}
 	return &mgmt.GetMyOrgResponse{Org: m.st.orgProto(o)}, nil
 }
@@ -144,12 +186,6 @@ func (m *managementServer) GetUserByID(ctx context.Context, req *mgmt.GetUserByI
 }
 
 func (m *managementServer) AddMachineUser(ctx context.Context, req *mgmt.AddMachineUserRequest) (*mgmt.AddMachineUserResponse, error) {
-	if n := len([]rune(req.GetUserName())); n < 1 || n > 200 {
-		return nil, validation("invalid AddMachineUserRequest.UserName: value length must be between 1 and 200 runes, inclusive")
-	}
-	if n := len([]rune(req.GetName())); n < 1 || n > 200 {
-		return nil, validation("invalid AddMachineUserRequest.Name: value length must be between 1 and 200 runes, inclusive")
-	}
 	m.st.mu.Lock()
 	defer m.st.mu.Unlock()
 	orgID := callerFrom(ctx).OrgID
@@ -161,9 +197,6 @@ func (m *managementServer) AddMachineUser(ctx context.Context, req *mgmt.AddMach
 }
 
 func (m *managementServer) UpdateUserName(ctx context.Context, req *mgmt.UpdateUserNameRequest) (*mgmt.UpdateUserNameResponse, error) {
-	if n := len([]rune(req.GetUserName())); n < 1 || n > 200 {
-		return nil, validation("invalid UpdateUserNameRequest.UserName: value length must be between 1 and 200 runes, inclusive")
-	}
 	m.st.mu.Lock()
 	defer m.st.mu.Unlock()
 	orgID := callerFrom(ctx).OrgID
@@ -183,9 +216,6 @@ func (m *managementServer) UpdateUserName(ctx context.Context, req *mgmt.UpdateU
 }
 
 func (m *managementServer) UpdateMachine(ctx context.Context, req *mgmt.UpdateMachineRequest) (*mgmt.UpdateMachineResponse, error) {
-	if n := len([]rune(req.GetName())); n < 1 || n > 200 {
-		return nil, validation("invalid UpdateMachineRequest.Name: value length must be between 1 and 200 runes, inclusive")
-	}
 	m.st.mu.Lock()
 	defer m.st.mu.Unlock()
 	orgID := callerFrom(ctx).OrgID
@@ -249,9 +279,6 @@ func (m *managementServer) GetMachineKeyByIDs(ctx context.Context, req *mgmt.Get
 }
 
 func (m *managementServer) AddMachineKey(ctx context.Context, req *mgmt.AddMachineKeyRequest) (*mgmt.AddMachineKeyResponse, error) {
-	if req.GetType() == authnpb.KeyType_KEY_TYPE_UNSPECIFIED {
-		return nil, validation("invalid AddMachineKeyRequest.Type: value must not be in list [0]")
-	}
 	var public *rsa.PublicKey
 	if len(req.GetPublicKey()) > 0 {
 		var err error
@@ -321,140 +348,4 @@ func (u *User) removeKey(id string) bool {
 		}
 	}
 	return false
-}
-
-func (s *State) memberProto(m *Membership) *memberpb.Member {
-	out := &memberpb.Member{UserId: m.UserID, Roles: append([]string(nil), m.Roles...),
-		Details: details(m.Sequence, m.Created, m.Changed, s.membershipResourceOwner(m))}
-	if u := s.users[m.UserID]; u != nil {
-		out.PreferredLoginName = u.loginNames(s.orgs[u.OrgID])[0]
-		out.DisplayName = u.Name
-		out.UserType = userpb.Type_TYPE_MACHINE // the stand-in has machine users only
-	}
-	return out
-}
-
-func (m *managementServer) ListOrgMembers(ctx context.Context, req *mgmt.ListOrgMembersRequest) (*mgmt.ListOrgMembersResponse, error) {
-	m.st.mu.Lock()
-	defer m.st.mu.Unlock()
-	orgID := callerFrom(ctx).OrgID
-	var result []*memberpb.Member
-	for _, mem := range m.st.memberships {
-		if mem.Kind != KindOrg || mem.TargetID != orgID || !memberMatches(mem, req.GetQueries()) {
-			continue
-		}
-		result = append(result, m.st.memberProto(mem))
-	}
-	total := uint64(len(result))
-	result = paginate(result, req.GetQuery())
-	return &mgmt.ListOrgMembersResponse{
-		Details: &objpb.ListDetails{TotalResult: total, ProcessedSequence: m.st.sequence, ViewTimestamp: timestamppb.New(m.st.now())},
-		Result:  result,
-	}, nil
-}
-
-func memberMatches(m *Membership, queries []*memberpb.SearchQuery) bool {
-	for _, q := range queries {
-		if uq := q.GetUserIdQuery(); uq != nil && uq.GetUserId() != m.UserID {
-			return false
-		}
-	}
-	return true
-}
-
-func paginate[T any](items []T, q *objpb.ListQuery) []T {
-	if q == nil {
-		return items
-	}
-	if off := q.GetOffset(); off > 0 {
-		if off >= uint64(len(items)) {
-			return nil
-		}
-		items = items[off:]
-	}
-	if l := q.GetLimit(); l > 0 && int(l) < len(items) {
-		items = items[:l]
-	}
-	return items
-}
-
-var errMemberInvalid = zerr(codes.InvalidArgument, "Org-4N8es", "Errors.Org.MemberInvalid")
-
-func validRoles(kind string, roles []string) bool {
-	if len(roles) == 0 {
-		return false
-	}
-	for _, r := range roles {
-		if !validRole(kind, r) {
-			return false
-		}
-	}
-	return true
-}
-
-func (m *managementServer) AddOrgMember(ctx context.Context, req *mgmt.AddOrgMemberRequest) (*mgmt.AddOrgMemberResponse, error) {
-	m.st.mu.Lock()
-	defer m.st.mu.Unlock()
-	orgID := callerFrom(ctx).OrgID
-	if !validRoles(KindOrg, req.GetRoles()) {
-		return nil, errMemberInvalid
-	}
-	if m.st.users[req.GetUserId()] == nil {
-		return nil, zerr(codes.FailedPrecondition, "ORG-GoXOn", "Errors.User.NotFound")
-	}
-	if m.st.membership(KindOrg, orgID, req.GetUserId()) != nil {
-		return nil, zerr(codes.AlreadyExists, "Org-PtXi1", "Errors.Org.Member.AlreadyExists")
-	}
-	mem := m.st.addMembership(KindOrg, orgID, req.GetUserId(), req.GetRoles())
-	return &mgmt.AddOrgMemberResponse{Details: details(mem.Sequence, mem.Created, mem.Changed, orgID)}, nil
-}
-
-func (m *managementServer) UpdateOrgMember(ctx context.Context, req *mgmt.UpdateOrgMemberRequest) (*mgmt.UpdateOrgMemberResponse, error) {
-	m.st.mu.Lock()
-	defer m.st.mu.Unlock()
-	orgID := callerFrom(ctx).OrgID
-	if !validRoles(KindOrg, req.GetRoles()) {
-		return nil, errMemberInvalid
-	}
-	mem := m.st.membership(KindOrg, orgID, req.GetUserId())
-	if mem == nil {
-		return nil, zerr(codes.NotFound, "Org-D8JxR", "Errors.Org.Member.NotFound")
-	}
-	if equalRoles(mem.Roles, req.GetRoles()) {
-		return nil, zerr(codes.FailedPrecondition, "Org-LiaZi", "Errors.Org.Member.RolesNotChanged")
-	}
-	mem.Roles = append([]string(nil), req.GetRoles()...)
-	mem.Changed, mem.Sequence = m.st.now(), m.st.nextSeq()
-	return &mgmt.UpdateOrgMemberResponse{Details: details(mem.Sequence, mem.Created, mem.Changed, orgID)}, nil
-}
-
-func equalRoles(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	seen := map[string]int{}
-	for _, r := range a {
-		seen[r]++
-	}
-	for _, r := range b {
-		seen[r]--
-	}
-	for _, n := range seen {
-		if n != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func (m *managementServer) RemoveOrgMember(ctx context.Context, req *mgmt.RemoveOrgMemberRequest) (*mgmt.RemoveOrgMemberResponse, error) {
-	m.st.mu.Lock()
-	defer m.st.mu.Unlock()
-	orgID := callerFrom(ctx).OrgID
-	mem := m.st.membership(KindOrg, orgID, req.GetUserId())
-	if mem == nil {
-		return nil, zerr(codes.NotFound, "Org-D8JxR", "Errors.Org.Member.NotFound")
-	}
-	m.st.removeMembership(mem)
-	return &mgmt.RemoveOrgMemberResponse{Details: m.st.changeDetails(orgID)}, nil
 }

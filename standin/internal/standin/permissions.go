@@ -17,7 +17,7 @@ var rolePermissions = map[string][]string{
 		"project.delete", "project.member.read", "project.member.write", "project.member.delete",
 		"project.role.read", "project.role.write", "project.app.read", "project.app.write",
 		"project.grant.read", "project.grant.write", "project.grant.member.read", "project.grant.member.write",
-		"events.read",
+		"project.grant.member.delete", "events.read",
 	},
 	"IAM_OWNER_VIEWER": {
 		"iam.read", "iam.policy.read", "iam.member.read", "org.read", "org.global.read", "org.member.read",
@@ -29,7 +29,9 @@ var rolePermissions = map[string][]string{
 		"org.read", "org.global.read", "org.create", "org.write", "org.delete", "org.member.read",
 		"org.member.write", "org.member.delete", "user.read", "user.global.read", "user.write", "user.delete",
 		"user.grant.read", "user.grant.write", "user.grant.delete", "user.membership.read", "policy.read",
-		"policy.write", "project.read", "project.create", "project.write", "project.delete",
+		"policy.write", "project.read", "project.create", "project.write", "project.delete", "project.member.read",
+		"project.member.write", "project.member.delete", "project.grant.read", "project.grant.write",
+		"project.grant.member.read", "project.grant.member.write", "project.grant.member.delete",
 	},
 	"IAM_USER_MANAGER": {
 		"org.read", "org.global.read", "org.member.read", "user.read", "user.global.read", "user.write",
@@ -42,7 +44,7 @@ var rolePermissions = map[string][]string{
 		"project.create", "project.write", "project.delete", "project.member.read", "project.member.write",
 		"project.member.delete", "project.role.read", "project.role.write", "project.app.read",
 		"project.app.write", "project.grant.read", "project.grant.write", "project.grant.member.read",
-		"project.grant.member.write", "events.read",
+		"project.grant.member.write", "project.grant.member.delete", "events.read",
 	},
 	"ORG_OWNER_VIEWER": {
 		"org.read", "org.member.read", "user.read", "user.grant.read", "user.membership.read", "policy.read",
@@ -66,8 +68,8 @@ var rolePermissions = map[string][]string{
 		"org.global.read", "policy.read", "project.read", "project.write", "project.delete",
 		"project.member.read", "project.member.write", "project.member.delete", "project.role.read",
 		"project.role.write", "project.app.read", "project.app.write", "project.grant.read",
-		"project.grant.write", "project.grant.member.read", "project.grant.member.write", "user.grant.read",
-		"user.grant.write", "user.grant.delete",
+		"project.grant.write", "project.grant.member.read", "project.grant.member.write",
+		"project.grant.member.delete", "user.grant.read", "user.grant.write", "user.grant.delete",
 	},
 	"PROJECT_OWNER_VIEWER": {
 		"policy.read", "project.read", "project.member.read", "project.role.read", "project.app.read",
@@ -75,7 +77,11 @@ var rolePermissions = map[string][]string{
 	},
 	"PROJECT_GRANT_OWNER": {
 		"policy.read", "org.global.read", "project.read", "project.grant.read", "project.grant.member.read",
-		"project.grant.member.write", "user.grant.read", "user.grant.write", "user.grant.delete",
+		"project.grant.member.write", "project.grant.member.delete", "user.grant.read", "user.grant.write",
+		"user.grant.delete",
+	},
+	"PROJECT_GRANT_OWNER_VIEWER": {
+		"policy.read", "project.read", "project.grant.read", "project.grant.member.read", "user.grant.read",
 	},
 }
 
@@ -90,9 +96,9 @@ func validRole(kind, role string) bool {
 	case KindOrg:
 		return strings.HasPrefix(role, "ORG_")
 	case KindProject:
-		return strings.HasPrefix(role, "PROJECT_") && role != "PROJECT_GRANT_OWNER"
+		return strings.HasPrefix(role, "PROJECT_") && !strings.HasPrefix(role, "PROJECT_GRANT_")
 	case KindProjectGrant:
-		return role == "PROJECT_GRANT_OWNER"
+		return strings.HasPrefix(role, "PROJECT_GRANT_")
 	}
 	return false
 }

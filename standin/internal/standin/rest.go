@@ -83,7 +83,7 @@ func (a *restAPI) routes(mux *http.ServeMux) {
 // authorize runs ZITADEL's API checks and leaves s.mu locked on success; the caller unlocks it.
 func (a *restAPI) authorize(w http.ResponseWriter, r *http.Request, permission string) *caller {
 	a.st.mu.Lock()
-	c, err := a.st.authorize(r.Header.Get("Authorization"), r.Header.Get("x-zitadel-orgid"), permission)
+	c, err := a.st.authorize(r.Header.Get("Authorization"), r.Header.Get("x-zitadel-orgid"), requirement{Permission: permission})
 	if err != nil {
 		a.st.mu.Unlock()
 		writeGatewayError(w, err)

@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/admin"
 	mgmt "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/management"
 	userpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/user"
 )
@@ -24,7 +25,7 @@ type Config struct {
 	Listen       string // host:port; port 0 picks a free one
 	AdminKeyFile string // where the IAM_OWNER machine user's key file is written (0600)
 	StateFile    string // optional: load the instance from here at start and save it after every change
-	DefaultOrgID string // optional: the id of the default org of a new instance (stack configs can name it)
+	DefaultOrgID string // optional: the id of the first (and default) org of a new instance (stack configs can name it)
 	Now          func() time.Time
 }
 
@@ -73,12 +74,12 @@ func New(cfg Config) (*Server, error) {
 		ln.Close()
 		return nil, err
 	}
-	admin := st.users[st.AdminUserID]
 
 	s := &Server{State: st, listener: ln, Info: Info{Issuer: issuer, Port: port, AdminKeyPath: keyPath,
-		DefaultOrgID: st.DefaultOrgID, IAMProjectID: st.IAMProjectID, InstanceID: st.InstanceID, AdminUserID: admin.ID}}
+		DefaultOrgID: st.DefaultOrgID, IAMProjectID: st.IAMProjectID, InstanceID: st.InstanceID, AdminUserID: st.AdminUserID}}
 	s.grpc = grpc.NewServer(grpc.UnaryInterceptor(st.authInterceptor))
 	mgmt.RegisterManagementServiceServer(s.grpc, &managementServer{st: st})
+	admin.RegisterAdminServiceServer(s.grpc, &adminServer{st: st})
 
 	mux := http.NewServeMux()
 	(&restAPI{st: st}).routes(mux)
@@ -110,21 +111,22 @@ func setupInstance(cfg Config) (*State, string, error) {
 	if cfg.StateFile != "" {
 		switch err := st.load(cfg.StateFile); {
 		case err == nil:
-			if cfg.DefaultOrgID != "" && cfg.DefaultOrgID != st.DefaultOrgID {
-				return nil, "", fmt.Errorf("state file %s has default org %s, not %s: delete it to start afresh",
-					cfg.StateFile, st.DefaultOrgID, cfg.DefaultOrgID)
+			// The flag names the instance's first org; SetDefaultOrg may have made another org the default since.
+			if cfg.DefaultOrgID != "" && cfg.DefaultOrgID != st.firstOrgID() {
+				return nil, "", fmt.Errorf("state file %s was made with first (default) org %s, not %s: delete it to start afresh",
+					cfg.StateFile, st.firstOrgID(), cfg.DefaultOrgID)
 			}
 		case errors.Is(err, os.ErrNotExist):
 		default:
 			return nil, "", err
 		}
 	}
-	admin := st.users[st.AdminUserID]
-	if admin == nil {
-		admin = st.addMachineUser(st.DefaultOrgID, "zitadel-admin-sa", "Admin", "instance administrator of the stand-in",
+	adminUser := st.users[st.AdminUserID]
+	if adminUser == nil {
+		adminUser = st.addMachineUser(st.DefaultOrgID, "zitadel-admin-sa", "Admin", "instance administrator of the stand-in",
 			userpb.AccessTokenType_ACCESS_TOKEN_TYPE_BEARER)
-		st.AdminUserID = admin.ID
-		st.addMembership(KindIAM, st.InstanceID, admin.ID, []string{"IAM_OWNER"})
+		st.AdminUserID = adminUser.ID
+		st.addMembership(KindIAM, st.InstanceID, adminUser.ID, []string{"IAM_OWNER"})
 	}
 	keyPath := cfg.AdminKeyFile
 	if keyPath == "" {
@@ -136,13 +138,13 @@ func setupInstance(cfg Config) (*State, string, error) {
 	}
 	if existing, err := os.ReadFile(keyPath); err == nil {
 		var kf keyFile
-		if json.Unmarshal(existing, &kf) == nil && kf.UserID == admin.ID {
-			if k := admin.key(kf.KeyID); k != nil && k.Expiration.After(st.now()) {
+		if json.Unmarshal(existing, &kf) == nil && kf.UserID == adminUser.ID {
+			if k := adminUser.key(kf.KeyID); k != nil && k.Expiration.After(st.now()) {
 				return st, keyPath, nil
 			}
 		}
 	}
-	_, keyJSON, err := st.addKey(admin, time.Time{}, nil)
+	_, keyJSON, err := st.addKey(adminUser, time.Time{}, nil)
 	if err != nil {
 		return nil, "", err
 	}

@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -191,25 +190,21 @@ func (s *State) nextSeq() uint64 {
 	return s.sequence
 }
 
-var domainUnsafe = regexp.MustCompile(`[^a-z0-9-]+`)
-
 func (s *State) addOrg(name string) *Org { return s.addOrgWithID("", name) }
 
-// addOrgWithID creates an org; an empty id means a new one.
+// addOrgWithID creates an org without ZITADEL's checks (the control API may make what AddOrg refuses); an
+// empty id means a new one. A name without a usable domain label gets "org", a taken domain a suffix.
 func (s *State) addOrgWithID(id, name string) *Org {
 	now := s.now()
 	if id == "" {
 		id = s.newID()
 	}
-	slug := strings.Trim(domainUnsafe.ReplaceAllString(strings.ToLower(name), "-"), "-")
-	if slug == "" {
-		slug = "org"
+	domain := orgDomain(name)
+	if domain == "" {
+		domain = orgDomain("org")
 	}
-	domain := slug + ".localhost"
-	for _, o := range s.orgs {
-		if o.PrimaryDomain == domain {
-			domain = slug + "-" + s.newID()[12:] + ".localhost"
-		}
+	for s.domainTaken(domain) {
+		domain = strings.Replace(domain, ".", "-"+s.newID()[12:]+".", 1)
 	}
 	o := &Org{ID: id, Name: name, PrimaryDomain: domain, State: orgpb.OrgState_ORG_STATE_ACTIVE,
 		Created: now, Changed: now, Sequence: s.nextSeq()}

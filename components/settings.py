@@ -605,9 +605,20 @@ ConfigGetter = Callable[[str], Any]
 
 
 def load_settings(now: datetime | None = None) -> Settings:
-    """Read the stack config through ``pulumi.Config`` once and validate it."""
+    """Read the stack config through ``pulumi.Config`` once and validate it.
+
+    Invalid config fails the run as a ``pulumi.RunError``: the engine then prints the message (every bad key)
+    without a Python traceback, which would bury it; it is a config mistake, not a bug.
+    """
     import pulumi  # noqa: PLC0415 - keeps parse_settings importable without the Pulumi runtime
 
+    try:
+        return _read_settings(pulumi, now)
+    except SettingsError as error:
+        raise pulumi.RunError(str(error)) from None
+
+
+def _read_settings(pulumi: Any, now: datetime | None) -> Settings:
     project_cfg = pulumi.Config(PROJECT)
     zitadel_cfg = pulumi.Config(PROVIDER)
 

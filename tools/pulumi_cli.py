@@ -26,6 +26,8 @@ PROJECT_NAME = "zitadel-bootstrap"
 #: What a project directory holds, besides the stack config files: the program and its virtualenv.
 PROGRAM_FILES = ("__main__.py", "components", "requirements.txt")
 ENGINE_HINT = 'source "$(tools/engine.sh)" first (or run through make, which does)'
+#: A failed preview, update or destroy (an invalid config, a resource that failed).
+EXIT_FAILED = 1
 #: `--expect-no-changes` violated: what recent CLIs exit with (older ones exit 1).
 EXIT_DRIFT = 7
 
@@ -76,7 +78,9 @@ def make_project_copy(destination: Path) -> Path:
     shutil.copy2(REPO / "Pulumi.yaml", destination / "Pulumi.yaml")
     for name in (*PROGRAM_FILES, ".venv"):
         (destination / name).symlink_to(REPO / name)
+    # A checkout has both folders: the stack configs and the local file backend's (committed as .gitkeep).
     (destination / "stacks").mkdir(exist_ok=True)
+    (destination / ".pulumi-state").mkdir(exist_ok=True)
     return destination
 
 

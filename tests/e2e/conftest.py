@@ -1,40 +1,54 @@
-"""Fixtures of the e2e layer: the real engine (from tools/engine.sh's environment) and one stand-in per run.
+"""Fixtures of the e2e layer: the plain `pulumi` CLI (from tools/engine.sh's environment) and fresh stand-ins.
 
-Nothing here skips: a missing engine or stand-in fails the tests with the reason and the command that fixes it.
+Nothing here skips: a missing engine, plugin or stand-in fails the tests with the reason and the command that
+fixes it.
 """
 
 from __future__ import annotations
 
+import statistics
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from typing import Any
 
 import pytest
 
-from tests.e2e.harness import TIMINGS, pulumi_root, timing_report
+from tests.e2e.stacks import ALL_CLIS
+from tools.pulumi_cli import ENGINE_HINT, pulumi_binary
 from tools.standin import StandIn, StandInError
 
 _LAYER_START: list[float] = []
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/e2e/" in item.nodeid:
-            item.add_marker(pytest.mark.e2e)
-
-
-@pytest.fixture(scope="session")
-def engine_root() -> str:
-    """The Pulumi CLI root; fails (never skips) with the command that provides it."""
+@pytest.fixture(scope="session", autouse=True)
+def engine() -> str:
+    """The pulumi CLI with the zitadel plugin installed; fails (never skips) with the command that provides it."""
     _LAYER_START.append(time.monotonic())
     try:
-        return pulumi_root()
+        binary = pulumi_binary()
     except RuntimeError as error:
         pytest.fail(str(error), pytrace=False)
+    plugins = subprocess.run([binary, "plugin", "ls"], capture_output=True, text=True, check=False, timeout=60)
+    if plugins.returncode != 0 or not any(
+        line.split()[:2] == ["zitadel", "resource"] for line in plugins.stdout.splitlines()
+    ):
+        pytest.fail(f"the zitadel resource plugin is not installed for {binary}: {ENGINE_HINT}", pytrace=False)
+    return binary
 
 
-@pytest.fixture(scope="session")
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    # Lets fixtures see whether the test itself failed (item.rep_call), to repair a shared stack after it.
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
 def standin() -> Iterator[StandIn]:
-    """One stand-in for the whole layer (built by standin/build.sh if needed); every test has an org of its own."""
+    """A fresh stand-in for each test module (built by standin/build.sh if needed)."""
     try:
         server = StandIn().start()
     except StandInError as error:
@@ -49,17 +63,22 @@ def standin() -> Iterator[StandIn]:
 def clean_faults(standin: StandIn) -> Iterator[StandIn]:
     """Leave no fault or lag behind for the next test, whatever happens in this one."""
     yield standin
-    standin.clear_faults()
-    standin.set_lag(keys_ms=0, memberships_ms=0)
+    standin.reset()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    lines = timing_report()
-    if not lines:
+    runs = [run for cli in ALL_CLIS for run in cli.runs]
+    if not runs:
         return
-    terminalreporter.section("e2e engine timings (wall clock)")
-    for line in lines:
-        terminalreporter.write_line(line)
+    terminalreporter.section("e2e: pulumi commands (wall clock)")
+    by_label: dict[str, list[float]] = {}
+    for run in runs:
+        by_label.setdefault(run.args[0] if run.args[0] != "stack" else " ".join(run.args[:2]), []).append(run.seconds)
+    for label, seconds in sorted(by_label.items()):
+        terminalreporter.write_line(
+            f"{label:<16} n={len(seconds):<3} median={statistics.median(seconds):6.2f} s  max={max(seconds):6.2f} s"
+        )
+    total = sum(run.seconds for run in runs)
+    terminalreporter.write_line(f"{len(runs)} pulumi commands, {total:.1f} s in total")
     if _LAYER_START:
         terminalreporter.write_line(f"e2e layer wall time: {time.monotonic() - _LAYER_START[0]:.1f} s")
-    TIMINGS.clear()

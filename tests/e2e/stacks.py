@@ -1,0 +1,93 @@
+"""Stacks of the e2e layer: the project's real program, the plain `pulumi` CLI, a fresh stand-in.
+
+Each stack lives in a project directory of its own (tools/pulumi_cli.make_project_copy: Pulumi.yaml as committed,
+this checkout's program and .venv linked), on the project's default local file backend inside that directory,
+with its stack config written into stacks/Pulumi.<stack>.yaml as a user writes it. The provider logs in with the
+stand-in's instance admin key (``zitadel:jwtProfileFile``), as stacks/Pulumi.local.yaml does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools.pulumi_cli import PulumiCli, make_project_copy
+from tools.standin import StandIn
+
+PASSPHRASE = "zitadel-bootstrap-e2e"  # a throwaway passphrase of a throwaway backend
+VERIFICATION_TYPE = "pulumi-python:dynamic/verification:JwtBearerVerification"
+MACHINE_USER = "zitadel:index/machineUser:MachineUser"
+MACHINE_KEY = "zitadel:index/machineKey:MachineKey"
+ORG_MEMBER = "zitadel:index/orgMember:OrgMember"
+INSTANCE_MEMBER = "zitadel:index/instanceMember:InstanceMember"
+PROJECT_MEMBER = "zitadel:index/projectMember:ProjectMember"
+PROJECT_GRANT_MEMBER = "zitadel:index/projectGrantMember:ProjectGrantMember"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker of a secret value in state
+#: Every stack's CLI of the layer, for the timing report at the end.
+ALL_CLIS: list[PulumiCli] = []
+
+
+def standin_config(
+    standin: StandIn, accounts: list[dict[str, Any]], *, verification: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The stack config of a stack on ``standin``, in the form of stacks/Pulumi.local.yaml."""
+    return {
+        "zitadel:domain": "127.0.0.1",
+        "zitadel:insecure": "true",
+        "zitadel:port": str(standin.port),
+        "zitadel:jwtProfileFile": str(standin.admin_key_path),
+        # Refresh reports a lost proof after 1 s: no lag is configured while drift is checked.
+        "zitadel-bootstrap:verification": {"deadlineSeconds": 30, "refreshSettleSeconds": 1, **(verification or {})},
+        "zitadel-bootstrap:serviceAccounts": accounts,
+    }
+
+
+@dataclass
+class E2EStack:
+    """One stack of the real program against one stand-in."""
+
+    cli: PulumiCli
+    standin: StandIn
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def create(
+        cls, directory: Path, name: str, standin: StandIn, accounts: list[dict[str, Any]], **config: Any
+    ) -> E2EStack:
+        cli = PulumiCli(make_project_copy(directory), name, PASSPHRASE)
+        ALL_CLIS.append(cli)
+        cli.init()
+        stack = cls(cli, standin, accounts)
+        cli.write_config(standin_config(standin, accounts, **config))
+        return stack
+
+    def configure_accounts(self, accounts: list[dict[str, Any]]) -> None:
+        self.accounts = accounts
+        self.cli.write_config({"zitadel-bootstrap:serviceAccounts": accounts})
+
+    # -- what ZITADEL (the stand-in) holds ---------------------------------------------------------------------
+    def user(self, user_name: str, org_id: str | None = None) -> dict[str, Any] | None:
+        """The stand-in's user of that name (in ``org_id``, default the default org), or None."""
+        org = org_id or self.standin.default_org_id
+        found = [u for u in self.standin.state()["users"] if u["orgId"] == org and u["userName"] == user_name]
+        assert len(found) <= 1, f"{len(found)} users named {user_name} in org {org}"
+        return found[0] if found else None
+
+    def memberships(self, user_id: str) -> dict[tuple[str, str], list[str]]:
+        """(kind, target id) -> roles of every membership the user holds in the stand-in."""
+        return {
+            (m["kind"], m["targetId"]): sorted(m["roles"])
+            for m in self.standin.state()["memberships"]
+            if m["userId"] == user_id
+        }
+
+    # -- what Pulumi holds --------------------------------------------------------------------------------------
+    def types_in_state(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for resource in self.cli.resources():
+            counts[resource["type"]] = counts.get(resource["type"], 0) + 1
+        return counts
+
+    def output_text(self) -> str:
+        return "\n".join(run.output for run in self.cli.runs)

@@ -1,13 +1,11 @@
 """Benchmark: prints figures, asserts nothing. Run with `make bench`.
 
 Measured against the local stand-in, each figure the median of several runs:
-- verification latency and HTTP requests per verification (the library alone, one warm account);
-- with the real engine: `up` from an empty stack, a no-change `preview`, and a `refresh`, for 1 and for 10
-  service accounts.
-
-The engine figures cover the verification resources only: the zitadel plugin that would create the users,
-keys and grants cannot be built on a machine without internet (tools/README.md), so the accounts are created
-through the stand-in's control API and their keys reach the program as secret config, as in tests/e2e.
+- the verifier alone, in process: latency and HTTP requests of one verification of a warm account;
+- the whole program under the plain `pulumi` CLI (tools/pulumi_cli.py), as a pipeline runs it, for 1 and 10
+  service accounts, each with verification on and off: `up` from empty (with its preview), a no-change
+  `preview`, the drift check `preview --refresh --expect-no-changes`, `refresh`, `destroy`. The runs with
+  verification off are the plugin's and the engine's share; the difference is the verification's.
 """
 
 from __future__ import annotations
@@ -16,38 +14,29 @@ import argparse
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pulumi
-
-from components.service_account import grant_inputs
 from components.verification import Grant, RetryPolicy, VerificationRequest, parse_key_file, verify
-from components.verification.provider import JwtBearerVerification
-from tests.e2e.harness import EngineStack
-from tests.e2e.identities import Identity, provision
+from tools.pulumi_cli import PulumiCli, make_project_copy
 from tools.standin import StandIn
 
-
-def median_of(runs: int, measure: Callable[[], float]) -> tuple[float, list[float]]:
-    samples = [measure() for _ in range(runs)]
-    return statistics.median(samples), samples
-
-
-def timed(action: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
+PASSPHRASE = "zitadel-bootstrap-bench"  # noqa: S105 - a throwaway passphrase of a throwaway backend
+OPERATIONS = ("up", "preview", "drift check", "refresh", "destroy")
 
 
 def bench_verification(standin: StandIn, runs: int) -> None:
-    identity = provision(standin, "bench")
+    org_id = standin.default_org_id
+    user_id = standin.create_machine_user(org_id, f"bench-{uuid.uuid4().hex[:8]}")
+    key_json = standin.add_machine_key(org_id, user_id)
+    standin.add_org_member(org_id, user_id, ["ORG_OWNER"])
     request = VerificationRequest(
         issuer=standin.issuer,
-        key=parse_key_file(identity.key_json),
-        grants=(Grant(level="org", resource_id=identity.org_id, roles=identity.roles),),
-        org_id=identity.org_id,
+        key=parse_key_file(key_json),
+        grants=(Grant(level="org", resource_id=org_id, roles=("ORG_OWNER",)),),
+        org_id=org_id,
         insecure=True,
         policy=RetryPolicy(deadline_seconds=30),
     )
@@ -60,70 +49,76 @@ def bench_verification(standin: StandIn, runs: int) -> None:
         latencies.append(time.perf_counter() - start)
         requests.append(result.attempts)
     print(
-        f"verification latency: median {statistics.median(latencies) * 1000:.1f} ms "
-        f"(min {min(latencies) * 1000:.1f}, max {max(latencies) * 1000:.1f}, n={runs})"
+        f"verification in process: median {statistics.median(latencies) * 1000:.1f} ms "
+        f"(min {min(latencies) * 1000:.1f}, max {max(latencies) * 1000:.1f}, n={runs}), "
+        f"{statistics.median(requests):g} HTTP requests"
     )
-    print(f"HTTP requests per verification: median {statistics.median(requests):g} (n={runs})")
 
 
-def accounts_program(count: int) -> Callable[[], None]:
-    def program() -> None:
-        config = pulumi.Config()
-        issuer = config.require("issuer")
-        for index in range(count):
-            org_id = config.require(f"orgId{index}")
-            JwtBearerVerification(
-                f"sa{index}-verification",
-                issuer=issuer,
-                key_json=config.require_secret(f"keyJson{index}"),
-                grants=grant_inputs([Grant(level="org", resource_id=org_id, roles=("ORG_OWNER",))]),
-                org_id=org_id,
-                insecure=True,
-                deadline_seconds=30,
-                refresh_settle_seconds=0,
-            )
-
-    return program
+def stack_config(standin: StandIn, count: int, *, verify_accounts: bool) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:6]
+    return {
+        "zitadel:domain": "127.0.0.1",
+        "zitadel:insecure": "true",
+        "zitadel:port": str(standin.port),
+        "zitadel:jwtProfileFile": str(standin.admin_key_path),
+        "zitadel-bootstrap:verification": {"enabled": verify_accounts, "refreshSettleSeconds": 1},
+        "zitadel-bootstrap:serviceAccounts": [
+            {"name": f"sa{index}", "orgId": standin.default_org_id, "userName": f"bench-{run}-{index}"}
+            for index in range(count)
+        ],
+    }
 
 
-def bench_engine(standin: StandIn, counts: list[int], runs: int) -> None:
-    for count in counts:
-        identities: list[Identity] = [provision(standin, f"b{count}x{index}") for index in range(count)]
-        plain: dict[str, Any] = {"issuer": standin.issuer}
-        secrets: dict[str, str] = {}
-        for index, identity in enumerate(identities):
-            plain[f"orgId{index}"] = identity.org_id
-            secrets[f"keyJson{index}"] = identity.key_json
-        ups: list[float] = []
-        previews: list[float] = []
-        refreshes: list[float] = []
-        for run in range(runs):
-            with tempfile.TemporaryDirectory(prefix="zb-bench-") as directory:
-                engine = EngineStack.create(Path(directory), f"bench{count}r{run}", accounts_program(count))
-                engine.configure(plain, secrets)
-                ups.append(timed(lambda: engine.up("bench up")))  # noqa: B023 - called at once
-                previews.append(timed(lambda: engine.preview("bench preview")))  # noqa: B023
-                refreshes.append(timed(lambda: engine.refresh("bench refresh")))  # noqa: B023
-                engine.destroy("bench destroy")
-        print(
-            f"{count:>2} account(s): up from empty median {statistics.median(ups):.2f} s, "
-            f"no-change preview {statistics.median(previews):.2f} s, refresh {statistics.median(refreshes):.2f} s "
-            f"(n={runs})"
-        )
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def bench_program(standin: StandIn, count: int, runs: int, *, verify_accounts: bool) -> dict[str, float]:
+    samples: dict[str, list[float]] = {operation: [] for operation in OPERATIONS}
+    for run in range(runs):
+        with tempfile.TemporaryDirectory(prefix="zb-bench-") as directory:
+            cli = PulumiCli(make_project_copy(Path(directory)), f"bench{count}r{run}", PASSPHRASE)
+            cli.init()
+            cli.write_config(stack_config(standin, count, verify_accounts=verify_accounts))
+            samples["up"].append(timed(cli.up))
+            samples["preview"].append(timed(cli.preview))
+            samples["drift check"].append(timed(cli.drift_check))
+            samples["refresh"].append(timed(lambda: cli.run("refresh", "--yes")))  # noqa: B023 - called at once
+            samples["destroy"].append(timed(cli.destroy))
+    medians = {operation: statistics.median(values) for operation, values in samples.items()}
+    label = f"{count:>2} account(s), verification {'on ' if verify_accounts else 'off'}"
+    print(
+        f"{label}: "
+        + ", ".join(f"{operation} {seconds:.2f} s" for operation, seconds in medians.items())
+        + f" (n={runs})"
+    )
+    return medians
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3, help="engine runs per figure (default 3)")
-    parser.add_argument("--verify-runs", type=int, default=20, help="verifications to time (default 20)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of the whole program per figure (default 3)")
+    parser.add_argument("--verify-runs", type=int, default=20, help="in-process verifications to time (default 20)")
     args = parser.parse_args()
     with StandIn() as standin:
         bench_verification(standin, args.verify_runs)
-        bench_engine(standin, [1, 10], args.runs)
-    print(
-        "not measured: `pulumi up` of the whole program (machine users, keys and grants through the zitadel "
-        "plugin), which cannot be built here (tools/README.md)"
-    )
+        figures = {
+            (count, verify_accounts): bench_program(standin, count, args.runs, verify_accounts=verify_accounts)
+            for count in (1, 10)
+            for verify_accounts in (True, False)
+        }
+    print("\nwhole program, 10 accounts / 1 account (verification on):")
+    print("  " + ", ".join(f"{op} {figures[10, True][op] / figures[1, True][op]:.2f}x" for op in OPERATIONS))
+    print("share of each operation, 10 accounts: plugin and engine (verification off) / the verification (the rest):")
+    for operation in OPERATIONS:
+        total, without = figures[10, True][operation], figures[10, False][operation]
+        print(
+            f"  {operation:<12} {total:6.2f} s = {without:6.2f} s plugin+engine ({without / total:4.0%}) "
+            f"+ {total - without:6.2f} s verification ({(total - without) / total:4.0%})"
+        )
 
 
 if __name__ == "__main__":

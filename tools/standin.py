@@ -2,7 +2,9 @@
 
 `StandIn` builds the binary with standin/build.sh (reusing an up-to-date build), starts it on a free
 loopback port in a temporary directory, waits for its ready file and wraps every control endpoint of
-standin/README.md in a typed method. The stand-in is for tests and demos; it is not ZITADEL.
+standin/README.md in a typed method. `kill()` and `restart()` end the process with SIGKILL (and start it again
+on the same port, in the same directory, with the same flags: with a state file, the same instance).
+The stand-in is for tests and demos; it is not ZITADEL.
 
 A binary that cannot be built or started raises StandInError: tests that need the stand-in fail, never skip.
 """
@@ -77,16 +79,21 @@ class StandIn:
         listen: str = "127.0.0.1:0",
         workdir: Path | None = None,
         extra_args: tuple[str, ...] = (),
+        state_file: Path | None = None,
     ) -> None:
         """``workdir``: a directory to run in and keep (admin key, ready file, log); default a temporary one
-        removed at stop. ``extra_args``: further flags, e.g. ``--state-file`` (standin/README.md)."""
+        removed at stop. ``extra_args``: further flags (standin/README.md). ``state_file``: keep the instance
+        in this JSON file (``--state-file``; a relative path is taken from the work directory), so that
+        ``restart()`` brings the same instance back."""
         self._binary = binary
         self._startup_timeout = startup_timeout
         self._listen = listen
         self._keep_workdir = workdir
         self._extra_args = extra_args
+        self._state_file = state_file
         self._process: subprocess.Popen[str] | None = None
         self._workdir: Path | None = None
+        self._resume_listen: str | None = None  # set by kill(): where start() brings the stand-in back
         self._client: httpx.Client | None = None
         self._ready: dict[str, Any] = {}
 
@@ -96,28 +103,32 @@ class StandIn:
     # --- lifecycle -------------------------------------------------------------------------------------
 
     def start(self) -> Self:
+        """Start the stand-in; after `kill()`, again on the same port and in the same work directory."""
         if self._process is not None:
             raise StandInError("the stand-in is already running")
         binary = self._binary or build_standin()
-        if self._keep_workdir is not None:
-            self._keep_workdir.mkdir(parents=True, exist_ok=True)
-            self._workdir = self._keep_workdir
-        else:
-            self._workdir = Path(tempfile.mkdtemp(prefix="zitadel-standin-"))
+        if self._workdir is None:
+            if self._keep_workdir is not None:
+                self._keep_workdir.mkdir(parents=True, exist_ok=True)
+                self._workdir = self._keep_workdir
+            else:
+                self._workdir = Path(tempfile.mkdtemp(prefix="zitadel-standin-"))
         ready_file = self._workdir / "ready.json"
         ready_file.unlink(missing_ok=True)
         log_path = self._workdir / "standin.log"
-        with log_path.open("wb") as log:
+        state_args = () if self._state_file is None else ("--state-file", str(self._state_file))
+        with log_path.open("ab") as log:
             try:
                 self._process = subprocess.Popen(
                     [
                         str(binary),
                         "--listen",
-                        self._listen,
+                        self._resume_listen or self._listen,
                         "--ready-file",
                         str(ready_file),
                         "--admin-key-file",
                         str(self._workdir / "admin-key.json"),
+                        *state_args,
                         *self._extra_args,
                     ],
                     cwd=self._workdir,
@@ -161,6 +172,7 @@ class StandIn:
         self._ready = json.loads(ready_file.read_text())
 
     def stop(self) -> None:
+        """Shut the stand-in down (SIGTERM) and remove a temporary work directory."""
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -177,10 +189,37 @@ class StandIn:
             self._process = None
         self._cleanup()
 
+    def kill(self) -> None:
+        """End the process with SIGKILL, as a crash would: no shutdown. The work directory (admin key, state
+        file, log), the port and the flags stay for `start()`, which brings the stand-in back on that port."""
+        if self._process is None:
+            raise StandInError("the stand-in is not started")
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait(timeout=10)
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+        self._process = None
+        if self._ready:
+            host = self._listen.rsplit(":", 1)[0]
+            self._resume_listen = f"{host}:{self.port}"
+
+    def restart(self) -> Self:
+        """`kill()` (SIGKILL) and `start()` again on the same port, in the same work directory, with the same
+        flags. With a state file (``state_file``) it serves the same instance: ids, issuer, users, keys (old
+        key files still log in), memberships, orgs, projects, grants and the admin key file; tokens, lag,
+        faults and the error style start afresh. Without one it is a new instance."""
+        self.kill()
+        return self.start()
+
     def _cleanup(self) -> None:
         if self._workdir is not None and self._keep_workdir is None:
             shutil.rmtree(self._workdir, ignore_errors=True)
         self._workdir = None
+        self._resume_listen = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -233,6 +272,15 @@ class StandIn:
     @property
     def admin_user_id(self) -> str:
         return str(self._info("adminUserId"))
+
+    @property
+    def state_file(self) -> Path | None:
+        """The state file (``--state-file``) given as ``state_file``, None without one."""
+        if self._state_file is None:
+            return None
+        if self._state_file.is_absolute() or self._workdir is None:
+            return self._state_file
+        return self._workdir / self._state_file
 
     @property
     def log_path(self) -> Path | None:
@@ -346,9 +394,16 @@ class StandIn:
     def remove_project_grant_member(self, grant_id: str, user_id: str) -> None:
         self._control("DELETE", f"/project-grants/{grant_id}/members/{user_id}")
 
-    def set_lag(self, keys_ms: int = 0, memberships_ms: int = 0) -> None:
-        """Projection lag: keys / memberships younger than this stay invisible to logins / permission checks."""
-        self._control("PUT", "/lag", {"keysMs": keys_ms, "membershipsMs": memberships_ms})
+    def set_lag(self, keys_ms: int = 0, memberships_ms: int = 0, management_reads_ms: int = 0) -> None:
+        """Projection lag (replaces all three): keys / memberships younger than this stay invisible to logins /
+        permission checks; users, keys, memberships and orgs created or changed less than
+        ``management_reads_ms`` ago read as not there yet (or as before the change) to the management and
+        admin API's Get/List calls, while writes see the true state."""
+        self._control(
+            "PUT",
+            "/lag",
+            {"keysMs": keys_ms, "membershipsMs": memberships_ms, "managementReadsMs": management_reads_ms},
+        )
 
     def inject_fault(
         self,
@@ -359,8 +414,16 @@ class StandIn:
         delay_ms: int = 0,
         body: str | None = None,
         content_type: str | None = None,
+        after: bool = False,
+        subject: str | None = None,
     ) -> None:
-        """Fail (`status`, 0 = delay only) the next `count` requests under `path_prefix` (negative: all)."""
+        """Fail (`status`, 0 = delay only) the next `count` requests under `path_prefix` (negative: all).
+
+        On gRPC paths the status becomes a gRPC code (429 ResourceExhausted with a RetryInfo of `retry_after`
+        seconds, 503 Unavailable, ...); a delay longer than the client's deadline ends the call unserved.
+        ``after``: serve the request (apply the change), then answer the status instead: a lost answer.
+        ``subject``: on the token endpoint, only JWT bearer requests whose assertion's sub is this user id
+        match (others pass and do not count)."""
         fault: dict[str, Any] = {"pathPrefix": path_prefix, "status": status, "count": count, "delayMs": delay_ms}
         if retry_after is not None:
             fault["retryAfter"] = str(retry_after)
@@ -368,6 +431,10 @@ class StandIn:
             fault["body"] = body
         if content_type is not None:
             fault["contentType"] = content_type
+        if after:
+            fault["after"] = True
+        if subject is not None:
+            fault["subject"] = subject
         self._control("POST", "/faults", fault)
 
     def clear_faults(self) -> None:

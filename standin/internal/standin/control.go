@@ -37,8 +37,8 @@ func conflict(format string, a ...any) error {
 	return &controlError{http.StatusConflict, fmt.Sprintf(format, a...)}
 }
 
-// handle wraps a control endpoint: decodes the JSON body into In, runs fn under the state lock, writes
-// the JSON result (or {"error": ...} with 400/404/409).
+// handle wraps a control endpoint: decodes the JSON body into In, runs fn under the state lock, commits a
+// change (read model, state file) and writes the JSON result (or {"error": ...} with 400/404/409).
 func handle[In any](st *State, fn func(r *http.Request, in *In) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		in := new(In)
@@ -52,6 +52,9 @@ func handle[In any](st *State, fn func(r *http.Request, in *In) (any, error)) ht
 		}
 		st.mu.Lock()
 		out, err := fn(r, in)
+		if r.Method != http.MethodGet {
+			st.commit()
+		}
 		st.mu.Unlock()
 		if err != nil {
 			code := http.StatusInternalServerError
@@ -113,8 +116,9 @@ type createGrantIn struct {
 }
 
 type lagIn struct {
-	KeysMs        int `json:"keysMs"`
-	MembershipsMs int `json:"membershipsMs"`
+	KeysMs            int `json:"keysMs"`
+	MembershipsMs     int `json:"membershipsMs"`
+	ManagementReadsMs int `json:"managementReadsMs"`
 }
 
 type styleIn struct {
@@ -125,7 +129,7 @@ func (c *controlAPI) routes(mux *http.ServeMux) {
 	st := c.st
 	mux.HandleFunc("GET /_standin/state", handle(st, func(*http.Request, *empty) (any, error) { return c.snapshot(), nil }))
 	mux.HandleFunc("POST /_standin/reset", handle(st, func(*http.Request, *empty) (any, error) {
-		st.faults, st.keyLag, st.membershipLag, st.tokenStyle = nil, 0, 0, StyleCurrent
+		st.faults, st.keyLag, st.membershipLag, st.reads.lag, st.tokenStyle = nil, 0, 0, 0, StyleCurrent
 		return nil, nil
 	}))
 	mux.HandleFunc("POST /_standin/orgs", handle(st, func(_ *http.Request, in *createOrgIn) (any, error) {
@@ -251,11 +255,15 @@ func (c *controlAPI) routes(mux *http.ServeMux) {
 		return map[string]string{"grantId": g.ID}, nil
 	}))
 	mux.HandleFunc("PUT /_standin/lag", handle(st, func(_ *http.Request, in *lagIn) (any, error) {
-		if in.KeysMs < 0 || in.MembershipsMs < 0 {
+		if in.KeysMs < 0 || in.MembershipsMs < 0 || in.ManagementReadsMs < 0 {
 			return nil, badRequest("lag must not be negative")
+		}
+		if time.Duration(in.ManagementReadsMs)*time.Millisecond > maxManagementReadLag {
+			return nil, badRequest("managementReadsMs must not exceed %d", maxManagementReadLag.Milliseconds())
 		}
 		st.keyLag = time.Duration(in.KeysMs) * time.Millisecond
 		st.membershipLag = time.Duration(in.MembershipsMs) * time.Millisecond
+		st.reads.lag = time.Duration(in.ManagementReadsMs) * time.Millisecond
 		return nil, nil
 	}))
 	mux.HandleFunc("POST /_standin/faults", handle(st, func(_ *http.Request, in *Fault) (any, error) {
@@ -270,6 +278,15 @@ func (c *controlAPI) routes(mux *http.ServeMux) {
 		}
 		if in.Status == 0 && in.DelayMs == 0 {
 			return nil, badRequest("a fault needs a status or a delay")
+		}
+		if in.DelayMs < 0 {
+			return nil, badRequest("delayMs must not be negative")
+		}
+		if in.After && in.Status == 0 {
+			return nil, badRequest("an after fault needs a status")
+		}
+		if in.Subject != "" && !strings.HasPrefix(pathToken, in.PathPrefix) && !strings.HasPrefix(in.PathPrefix, pathToken) {
+			return nil, badRequest("subject applies to the token endpoint %s only", pathToken)
 		}
 		if in.Count == 0 {
 			in.Count = 1
@@ -406,7 +423,8 @@ func (c *controlAPI) snapshot() map[string]any {
 	return map[string]any{
 		"issuer": c.issuer, "instanceId": st.InstanceID, "iamProjectId": st.IAMProjectID,
 		"defaultOrgId": st.DefaultOrgID, "adminUserId": st.AdminUserID, "tokenErrorStyle": st.tokenStyle,
-		"lag":    map[string]int64{"keysMs": st.keyLag.Milliseconds(), "membershipsMs": st.membershipLag.Milliseconds()},
+		"lag": map[string]int64{"keysMs": st.keyLag.Milliseconds(), "membershipsMs": st.membershipLag.Milliseconds(),
+			"managementReadsMs": st.reads.lag.Milliseconds()},
 		"faults": faults, "orgs": orgs, "users": users, "memberships": memberships, "projects": projects,
 		"projectGrants": grants,
 	}

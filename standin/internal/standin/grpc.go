@@ -71,8 +71,23 @@ func callerFrom(ctx context.Context) *caller {
 }
 
 // authInterceptor authenticates and authorizes every ManagementService and AdminService call from its
-// metadata, then validates the request, in ZITADEL's interceptor order.
+// metadata, then validates the request, in ZITADEL's interceptor order. Around that: an injected fault
+// (faults.go) comes first, as a proxy or rate limiter would answer; a call whose client has given up by then
+// is not served; after the handler the change is committed (read model, state file) before the answer
+// leaves; a fault for after the handler then replaces the answer.
 func (s *State) authInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	fault, err := grpcFault(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.authorizeAndServe(ctx, req, info, handler)
+	if fault != nil && fault.After {
+		return nil, faultStatus(fault).Err()
+	}
+	return resp, err
+}
+
+func (s *State) authorizeAndServe(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	need, ok := methodAuth[info.FullMethod]
 	if !ok {
 		return nil, status.Errorf(codes.Unimplemented, "method %s not implemented", info.FullMethod[strings.LastIndex(info.FullMethod, "/")+1:])
@@ -96,7 +111,14 @@ func (s *State) authInterceptor(ctx context.Context, req any, info *grpc.UnarySe
 	if err := validateRequest(req); err != nil {
 		return nil, err
 	}
-	return handler(context.WithValue(ctx, callerKey{}, c), req)
+	if err := ctx.Err(); err != nil {
+		return nil, status.FromContextError(err).Err()
+	}
+	resp, err := handler(context.WithValue(ctx, callerKey{}, c), req)
+	s.mu.Lock()
+	s.commit()
+	s.mu.Unlock()
+	return resp, err
 }
 
 // stringField reads a request's string field by its proto name ("" when it has none).
@@ -150,6 +172,15 @@ func (s *State) userProto(u *User) *userpb.User {
 
 func validation(msg string) error { return status.Error(codes.InvalidArgument, msg) }
 
+// readUserInOrg is userInOrg for the management API's reads, which see the read model (readmodel.go).
+func (s *State) readUserInOrg(id, orgID, errID string) (*User, error) {
+	u := s.readUser(id)
+	if u == nil || u.OrgID != orgID {
+		return nil, zerr(codes.NotFound, errID, "Errors.User.NotFound")
+	}
+	return u, nil
+}
+
 // userInOrg finds a user of the caller's org; the management API never sees users of other orgs.
 func (s *State) userInOrg(id, orgID, errID string) (*User, error) {
 	u := s.users[id]
@@ -178,7 +209,7 @@ func (m *managementServer) GetMyOrg(ctx context.Context, _ *mgmt.GetMyOrgRequest
 func (m *managementServer) GetUserByID(ctx context.Context, req *mgmt.GetUserByIDRequest) (*mgmt.GetUserByIDResponse, error) {
 	m.st.mu.Lock()
 	defer m.st.mu.Unlock()
-	u, err := m.st.userInOrg(req.GetId(), callerFrom(ctx).OrgID, "QUERY-Dfbg2")
+	u, err := m.st.readUserInOrg(req.GetId(), callerFrom(ctx).OrgID, "QUERY-Dfbg2")
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +298,7 @@ func (m *managementServer) GetMachineKeyByIDs(ctx context.Context, req *mgmt.Get
 	defer m.st.mu.Unlock()
 	orgID := callerFrom(ctx).OrgID
 	notFound := zerr(codes.NotFound, "QUERY-Dgfb4", "Errors.AuthNKey.NotFound")
-	u, err := m.st.userInOrg(req.GetUserId(), orgID, "QUERY-Dgfb4")
+	u, err := m.st.readUserInOrg(req.GetUserId(), orgID, "QUERY-Dgfb4")
 	if err != nil {
 		return nil, notFound
 	}

@@ -181,13 +181,14 @@ func (s *State) removeMember(ctx context.Context, find findTarget, userID string
 	return &objpb.ObjectDetails{}, nil
 }
 
-// listMembers lists the target's members that match all queries; an unknown target has none.
+// listMembers lists the target's members that match all queries, as the read model shows them; an unknown
+// target has none.
 func (s *State) listMembers(ctx context.Context, find findTarget, queries []*memberpb.SearchQuery, q *objpb.ListQuery) (*objpb.ListDetails, []*memberpb.Member) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var result []*memberpb.Member
 	if t, err := find(s, callerFrom(ctx).OrgID); err == nil {
-		for _, m := range s.memberships {
+		for _, m := range s.readMemberships() {
 			if m.Kind == t.kind && m.TargetID == t.id && memberMatches(m, queries) {
 				result = append(result, s.memberProto(m))
 			}
@@ -199,7 +200,11 @@ func (s *State) listMembers(ctx context.Context, find findTarget, queries []*mem
 func (s *State) memberProto(m *Membership) *memberpb.Member {
 	out := &memberpb.Member{UserId: m.UserID, Roles: slices.Clone(m.Roles),
 		Details: details(m.Sequence, m.Created, m.Changed, s.membershipResourceOwner(m))}
-	if u := s.users[m.UserID]; u != nil {
+	u := s.readUser(m.UserID)
+	if u == nil {
+		u = s.users[m.UserID]
+	}
+	if u != nil {
 		out.PreferredLoginName = u.loginNames(s.orgs[u.OrgID])[0]
 		out.DisplayName = u.Name
 		out.UserType = userpb.Type_TYPE_MACHINE // the stand-in has machine users only

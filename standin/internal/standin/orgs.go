@@ -243,7 +243,7 @@ func (m *managementServer) UpdateOrg(ctx context.Context, req *mgmt.UpdateOrgReq
 func (a *adminServer) GetOrgByID(_ context.Context, req *admin.GetOrgByIDRequest) (*admin.GetOrgByIDResponse, error) {
 	a.st.mu.Lock()
 	defer a.st.mu.Unlock()
-	o := a.st.orgs[req.GetId()]
+	o := a.st.readOrg(req.GetId())
 	if o == nil {
 		return nil, errOrgNotFound
 	}
@@ -254,8 +254,8 @@ func (a *adminServer) ListOrgs(_ context.Context, req *admin.ListOrgsRequest) (*
 	a.st.mu.Lock()
 	defer a.st.mu.Unlock()
 	var found []*Org
-	for _, id := range a.st.orgOrder {
-		if o := a.st.orgs[id]; o != nil && orgMatches(o, req.GetQueries()) {
+	for _, o := range a.st.readOrgs() {
+		if orgMatches(o, req.GetQueries()) {
 			found = append(found, o)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	authnpb "github.com/zitadel/zitadel-go/v3/pkg/client/zitadel/authn"
@@ -17,6 +19,9 @@ import (
 // The state file lets a stand-in outlive its process the way a real instance's database does (make demo
 // re-runs find what the last run created). It holds public keys only: private key material exists solely in
 // the key files handed out at creation. Tokens, lag, faults and the error style are not kept.
+// It is written (commit in readmodel.go) after every change and before the answer to the call that made it,
+// through a temporary file renamed over the old one, so a process killed at any moment (SIGKILL) leaves
+// either the old or the new file, never a torn one, and never loses a change a client was told about.
 
 type savedKey struct {
 	ID         string    `json:"id"`
@@ -58,9 +63,9 @@ type savedState struct {
 
 const stateVersion = 1
 
-// save writes the state file; the caller holds s.mu.
-func (s *State) save(path string) error {
-	out := savedState{Version: stateVersion, InstanceID: s.InstanceID, IAMProjectID: s.IAMProjectID,
+// savedForm is the state as the state file holds it, in a stable order; the caller holds s.mu.
+func (s *State) savedForm() (*savedState, error) {
+	out := &savedState{Version: stateVersion, InstanceID: s.InstanceID, IAMProjectID: s.IAMProjectID,
 		DefaultOrgID: s.DefaultOrgID, AdminUserID: s.AdminUserID, Sequence: s.sequence, LastID: s.lastID}
 	for _, id := range s.orgOrder {
 		if o := s.orgs[id]; o != nil {
@@ -78,7 +83,7 @@ func (s *State) save(path string) error {
 		for _, k := range u.Keys {
 			der, err := x509.MarshalPKIXPublicKey(k.Public)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			su.Keys = append(su.Keys, savedKey{ID: k.ID, Expiration: k.Expiration, Created: k.Created, Sequence: k.Sequence,
 				PublicKey: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))})
@@ -88,17 +93,15 @@ func (s *State) save(path string) error {
 	for _, p := range s.projects {
 		out.Projects = append(out.Projects, *p)
 	}
+	slices.SortFunc(out.Projects, func(a, b Project) int { return strings.Compare(a.ID, b.ID) })
 	for _, g := range s.grants {
 		out.Grants = append(out.Grants, *g)
 	}
+	slices.SortFunc(out.Grants, func(a, b ProjectGrant) int { return strings.Compare(a.ID, b.ID) })
 	for _, m := range s.memberships {
 		out.Memberships = append(out.Memberships, *m)
 	}
-	raw, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(path, append(raw, '\n'), 0o600)
+	return out, nil
 }
 
 // load replaces the state's objects with those of a state file.

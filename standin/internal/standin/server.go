@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
 	"net"
 	"net/http"
 	"os"
@@ -89,21 +88,17 @@ func New(cfg Config) (*Server, error) {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge: what gRPC clients speak without TLS
-	var handler http.Handler = s.route(mux)
-	if cfg.StateFile != "" {
-		handler = st.persistAfterChanges(cfg.StateFile, handler)
-	}
 	s.http = &http.Server{
-		Handler:           st.withFaults(handler),
+		Handler:           st.withFaults(s.route(mux)),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	return s, nil
 }
 
-// setupInstance creates the instance (or loads it from the state file) with its IAM_OWNER admin machine
+// setupObjects creates the instance (or loads it from the state file) with its IAM_OWNER admin machine
 // user, and writes the admin's key file unless a still valid one of that user is already there.
-func setupInstance(cfg Config) (*State, string, error) {
+func setupObjects(cfg Config) (*State, string, error) {
 	st, err := newState(cfg.Now, cfg.DefaultOrgID)
 	if err != nil {
 		return nil, "", err
@@ -154,22 +149,18 @@ func setupInstance(cfg Config) (*State, string, error) {
 	return st, keyPath, nil
 }
 
-// persistAfterChanges saves the state file after every request that may have changed something.
-func (s *State) persistAfterChanges(path string, next http.Handler) http.Handler {
-	save := func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if err := s.save(path); err != nil {
-			log.Printf("saving state to %s: %v", path, err)
-		}
+// setupInstance creates or loads the instance and commits it: the state file is written (when there is
+// one) and what it holds counts as old for the read lag.
+func setupInstance(cfg Config) (*State, string, error) {
+	st, keyPath, err := setupObjects(cfg)
+	if err != nil {
+		return nil, "", err
 	}
-	save()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r)
-		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.URL.Path != pathToken {
-			save()
-		}
-	})
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.stateFile = cfg.StateFile
+	st.commitInitial()
+	return st, keyPath, nil
 }
 
 // route sends gRPC calls to the gRPC server and everything else to the HTTP mux.

@@ -97,7 +97,7 @@ type Membership struct {
 	Sequence uint64
 }
 
-// Fault is an injected failure on requests whose path starts with PathPrefix.
+// Fault is an injected failure on requests whose path starts with PathPrefix (faults.go).
 type Fault struct {
 	PathPrefix  string `json:"pathPrefix"`
 	Status      int    `json:"status"`
@@ -106,6 +106,11 @@ type Fault struct {
 	DelayMs     int    `json:"delayMs"`
 	Body        string `json:"body,omitempty"`
 	ContentType string `json:"contentType,omitempty"`
+	// After: the request is served (its change applied) and the client gets the fault's status instead of
+	// the answer, like an answer lost on the way back.
+	After bool `json:"after,omitempty"`
+	// Subject: only token requests (JWT bearer grant) whose assertion's sub is this user id match.
+	Subject string `json:"subject,omitempty"`
 }
 
 // AccessToken is an issued access token; opaque tokens are looked up by ID, JWTs carry it as jti.
@@ -138,8 +143,12 @@ type State struct {
 
 	keyLag        time.Duration
 	membershipLag time.Duration
+	reads         readModel // the management and admin APIs' reads, with their own lag (readmodel.go)
 	tokenStyle    string
 	faults        []*Fault
+
+	stateFile  string // where commit saves the state; "" for none
+	savedState []byte // the content last written there
 
 	signingKey   *rsa.PrivateKey
 	signingKeyID string
@@ -157,6 +166,7 @@ func newState(now func() time.Time, defaultOrgID string) (*State, error) {
 		projects:     map[string]*Project{},
 		grants:       map[string]*ProjectGrant{},
 		tokens:       map[string]*AccessToken{},
+		reads:        newReadModel(),
 		tokenStyle:   StyleCurrent,
 		now:          now,
 	}

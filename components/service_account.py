@@ -9,7 +9,7 @@ the new key and checks the grants on ZITADEL's API once the key and every grant 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
 import pulumi
@@ -35,11 +35,6 @@ class ServiceAccountArgs(TypedDict):
     """Deadlines of the verification; ``enabled=False`` declares the identity without proving it."""
 
 
-def grant_inputs(grants: Sequence[Grant]) -> list[dict[str, Any]]:
-    """Grants in the plain form the verification resource keeps in state (None would not survive the RPC)."""
-    return [{name: value for name, value in grant.to_dict().items() if value is not None} for grant in grants]
-
-
 def declare_verification(
     resource_name: str,
     account: ServiceAccountSettings,
@@ -55,7 +50,7 @@ def declare_verification(
         resource_name,
         issuer=issuer,
         key_json=key_json,
-        grants=grant_inputs(account.grants),
+        grants=account.grants,
         org_id=account.org_id,
         audience=account.audience,
         insecure=insecure,

@@ -1,7 +1,6 @@
 """Pure JWT-bearer verification of ZITADEL machine keys (no Pulumi imports here; see ``provider`` for that)."""
 
 from .assertion import DEFAULT_ASSERTION_LIFETIME_SECONDS, build_assertion
-from .client import JWT_BEARER_GRANT_TYPE, check, match_grants, verify
 from .errors import (
     ApiProofError,
     DeadlineExceededError,
@@ -11,6 +10,7 @@ from .errors import (
     TokenExchangeError,
     VerificationError,
 )
+from .grants import GrantMatch, match_grants
 from .keyfile import MachineKey, parse_key_file
 from .model import (
     GRANT_LEVELS,
@@ -21,6 +21,7 @@ from .model import (
     VerificationRequest,
     VerificationResult,
 )
+from .proof import JWT_BEARER_GRANT_TYPE, try_verify, verify
 
 __all__ = [
     "DEFAULT_ASSERTION_LIFETIME_SECONDS",
@@ -32,6 +33,7 @@ __all__ = [
     "DiscoveryError",
     "Grant",
     "GrantLevel",
+    "GrantMatch",
     "InvalidInputError",
     "KeyFileError",
     "MachineKey",
@@ -41,8 +43,8 @@ __all__ = [
     "VerificationRequest",
     "VerificationResult",
     "build_assertion",
-    "check",
     "match_grants",
     "parse_key_file",
+    "try_verify",
     "verify",
 ]

@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from .client import check
 from .errors import KIND_BAD_INPUT, InvalidInputError
 from .keyfile import parse_key_file
 from .model import ZITADEL_AUDIENCE, Grant, RetryPolicy, VerificationRequest, VerificationResult
+from .proof import try_verify
 
 EXIT_VERIFIED = 0
 EXIT_NOT_VERIFIED = 1
@@ -112,7 +112,7 @@ def _summary(result: VerificationResult) -> str:
     return "\n".join(lines)
 
 
-def _check_logged(request: VerificationRequest, stderr: TextIO) -> VerificationResult:
+def _verify_logged(request: VerificationRequest, stderr: TextIO) -> VerificationResult:
     # Only the verifier's own logger: its records carry ids and classified reasons, never key or token text.
     package_logger = logging.getLogger(__package__)
     handler = logging.StreamHandler(stderr)
@@ -121,7 +121,7 @@ def _check_logged(request: VerificationRequest, stderr: TextIO) -> VerificationR
     package_logger.addHandler(handler)
     package_logger.setLevel(logging.DEBUG)
     try:
-        return check(request)
+        return try_verify(request)
     finally:
         package_logger.removeHandler(handler)
         package_logger.setLevel(previous_level)
@@ -157,7 +157,7 @@ def main(
         return _bad_input(str(exc), KIND_BAD_INPUT, args.json, stdout, stderr)
     except InvalidInputError as exc:  # KeyFileError included
         return _bad_input(str(exc), exc.kind, args.json, stdout, stderr)
-    result = _check_logged(request, stderr) if args.verbose else check(request)
+    result = _verify_logged(request, stderr) if args.verbose else try_verify(request)
     if args.json:
         json.dump(result.to_dict(), stdout, indent=2)
         stdout.write("\n")

@@ -20,8 +20,8 @@ from components.verification import (
     RetryPolicy,
     VerificationError,
     VerificationRequest,
-    check,
     parse_key_file,
+    try_verify,
     verify,
 )
 from tools.standin import StandIn
@@ -276,7 +276,7 @@ def test_permanent_server_errors_end_in_a_deadline_error_that_names_them(standin
 def test_check_reports_a_lost_grant_as_unverified_without_raising(standin: StandIn) -> None:
     account = new_account(standin, roles=["ORG_OWNER"])
     standin.remove_org_member(account.org_id, account.user_id)
-    result = check(request(standin, account, settle=0.5))
+    result = try_verify(request(standin, account, settle=0.5))
     assert result.verified is False
     assert result.failure_kind == "grant_missing"
     assert result.failure is not None

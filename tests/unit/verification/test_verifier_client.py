@@ -1,4 +1,4 @@
-"""verify()/check() against a local fake ZITADEL: success, every documented answer of both server generations,
+"""verify()/try_verify() against a local fake ZITADEL: success, every documented answer of both server generations,
 retries within settle/deadline budgets, Retry-After, timeouts, malformed answers and pagination."""
 
 from __future__ import annotations
@@ -23,12 +23,14 @@ from components.verification import (
     MachineKey,
     TokenExchangeError,
     VerificationRequest,
-    check,
     match_grants,
     parse_key_file,
+    try_verify,
     verify,
 )
-from components.verification.client import _build_client, _StepError, classify_discovery, parse_retry_after
+from components.verification.classify import StepError, parse_retry_after
+from components.verification.http import build_client
+from components.verification.proof import read_discovery
 
 from .fake_zitadel import (
     INVALID_GRANT,
@@ -205,7 +207,7 @@ def test_zero_settle_reports_a_rejected_key_at_once_as_refresh_needs(
     fake: FakeZitadel, make_request: MakeRequest, run_kwargs: dict[str, Any], fake_time: FakeTime
 ) -> None:
     fake.script("token", Reply(400, INVALID_GRANT))
-    result = check(make_request(settle=0.0), **run_kwargs)
+    result = try_verify(make_request(settle=0.0), **run_kwargs)
     assert (result.verified, result.failure_kind) == (False, "key_rejected")
     assert fake_time.sleeps == []
 
@@ -248,7 +250,7 @@ def test_not_active_is_recognised_even_when_an_old_server_sends_it_with_500(
     fake: FakeZitadel, make_request: MakeRequest, run_kwargs: dict[str, Any]
 ) -> None:
     fake.script("token", Reply(500, {"error": "server_error", "error_description": "Errors.User.NotActive"}))
-    assert check(make_request(), **run_kwargs).failure_kind == "user_inactive"
+    assert try_verify(make_request(), **run_kwargs).failure_kind == "user_inactive"
 
 
 def test_token_200_with_malformed_json_is_bad_response_without_retry(
@@ -266,7 +268,7 @@ def test_jwt_access_token_for_another_subject_is_identity_mismatch(
 ) -> None:
     other = jwt.encode({"sub": "999", "iss": fake.url}, "k" * 32, algorithm="HS256")
     fake.script("token", Reply(200, {"access_token": other, "token_type": "Bearer", "expires_in": 60}))
-    assert check(make_request(), **run_kwargs).failure_kind == "identity_mismatch"
+    assert try_verify(make_request(), **run_kwargs).failure_kind == "identity_mismatch"
 
 
 # --- API answers ------------------------------------------------------------------------------------------
@@ -287,7 +289,7 @@ def test_wrong_project_audience_is_audience_rejected_with_the_iam_project_hint(
 
 def test_other_401_is_token_rejected(fake: FakeZitadel, make_request: MakeRequest, run_kwargs: dict[str, Any]) -> None:
     fake.script("users_me", Reply(401, {"code": 16, "message": "Errors.Token.Expired"}))
-    assert check(make_request(), **run_kwargs).failure_kind == "token_rejected"
+    assert try_verify(make_request(), **run_kwargs).failure_kind == "token_rejected"
 
 
 def test_users_me_for_another_user_is_identity_mismatch(
@@ -304,7 +306,7 @@ def test_users_me_reporting_an_inactive_state_is_user_inactive(
     fake: FakeZitadel, make_request: MakeRequest, run_kwargs: dict[str, Any]
 ) -> None:
     fake.script("users_me", Reply(200, {"user": {"id": USER_ID, "state": "USER_STATE_LOCKED"}}))
-    assert check(make_request(), **run_kwargs).failure_kind == "user_inactive"
+    assert try_verify(make_request(), **run_kwargs).failure_kind == "user_inactive"
 
 
 def test_users_me_with_omitted_zero_state_is_accepted(
@@ -318,7 +320,7 @@ def test_users_me_malformed_json_is_bad_response(
     fake: FakeZitadel, make_request: MakeRequest, run_kwargs: dict[str, Any]
 ) -> None:
     fake.script("users_me", Reply(200, "<html>proxy</html>", raw=True))
-    result = check(make_request(), **run_kwargs)
+    result = try_verify(make_request(), **run_kwargs)
     assert result.failure_kind == "bad_response"
     assert result.token_type == "Bearer"  # what was learned before the failure is kept
 
@@ -349,7 +351,7 @@ def test_empty_membership_result_is_grant_missing_naming_the_org(
     fake: FakeZitadel, make_request: MakeRequest, run_kwargs: dict[str, Any]
 ) -> None:
     fake.memberships = []
-    result = check(make_request(settle=0.0), **run_kwargs)
+    result = try_verify(make_request(settle=0.0), **run_kwargs)
     assert result.failure_kind == "grant_missing"
     assert f"no membership on org {ORG_ID}" in (result.failure or "")
 
@@ -359,7 +361,7 @@ def test_membership_without_a_required_role_is_roles_missing_naming_it(
 ) -> None:
     fake.memberships = []
     fake.add_membership(["ORG_USER_MANAGER"], orgId=ORG_ID)
-    result = check(make_request(settle=0.0), **run_kwargs)
+    result = try_verify(make_request(settle=0.0), **run_kwargs)
     assert result.failure_kind == "roles_missing"
     assert "lacks ORG_OWNER (has ORG_USER_MANAGER)" in (result.failure or "")
     assert result.roles_found == {f"org:{ORG_ID}": ("ORG_USER_MANAGER",)}
@@ -377,21 +379,21 @@ def test_403_answers_are_classified_by_their_zitadel_id(
     kind: str,
 ) -> None:
     fake.script("memberships", Reply(403, body))
-    assert check(make_request(settle=0.0), **run_kwargs).failure_kind == kind
+    assert try_verify(make_request(settle=0.0), **run_kwargs).failure_kind == kind
 
 
 def test_unclassified_403_is_permission_denied(
     fake: FakeZitadel, make_request: MakeRequest, run_kwargs: dict[str, Any]
 ) -> None:
     fake.script("users_me", Reply(403, {"code": 7, "message": "forbidden"}))
-    assert check(make_request(), **run_kwargs).failure_kind == "permission_denied"
+    assert try_verify(make_request(), **run_kwargs).failure_kind == "permission_denied"
 
 
 def test_token_invalid_body_matches_zitadel(
     fake: FakeZitadel, make_request: MakeRequest, run_kwargs: dict[str, Any]
 ) -> None:
     fake.script("memberships", Reply(401, TOKEN_INVALID))
-    assert check(make_request(), **run_kwargs).failure_kind == "audience_rejected"
+    assert try_verify(make_request(), **run_kwargs).failure_kind == "audience_rejected"
 
 
 # --- transient faults, budgets ----------------------------------------------------------------------------
@@ -423,7 +425,7 @@ def test_assertion_time_comes_from_the_injected_clock(
     fake: FakeZitadel, make_request: MakeRequest, run_kwargs: dict[str, Any]
 ) -> None:
     fake.clock = lambda: 1_900_000_000.0
-    assert check(make_request(settle=0.0), **run_kwargs).failure_kind == "key_rejected"  # real clock: too old
+    assert try_verify(make_request(settle=0.0), **run_kwargs).failure_kind == "key_rejected"  # real clock: too old
     assert verify(make_request(), **{**run_kwargs, "clock": lambda: 1_900_000_000.5}).verified
 
 
@@ -487,7 +489,7 @@ def test_settle_shorter_than_deadline_stops_consistency_retries_but_not_transien
     # Six 503s asking for 1 s each outlast the 2 s settle time: transient faults are not bound by it.
     fake.script("token", *[Reply(503, "down", raw=True, headers={"Retry-After": "1"})] * 6)
     fake.script("memberships", *[Reply(404, MEMBERSHIP_NOT_FOUND)] * 100)
-    result = check(make_request(deadline=60.0, settle=2.0), **run_kwargs)
+    result = try_verify(make_request(deadline=60.0, settle=2.0), **run_kwargs)
     assert result.failure_kind == "grant_missing"
     assert len(fake.seen("token")) == 7
     assert fake_time.sleeps[:6] == [1.0] * 6
@@ -536,7 +538,7 @@ def test_check_never_raises_and_reports_kind_attempts_and_elapsed(
     fake: FakeZitadel, make_request: MakeRequest, run_kwargs: dict[str, Any], fake_time: FakeTime
 ) -> None:
     fake.keys.clear()
-    result = check(make_request(settle=3.0), **run_kwargs)
+    result = try_verify(make_request(settle=3.0), **run_kwargs)
     assert (result.verified, result.failure_kind) == (False, "key_rejected")
     assert result.attempts == 1 + len(fake.seen("token"))
     assert result.elapsed_seconds == pytest.approx(sum(fake_time.sleeps))
@@ -547,7 +549,7 @@ def test_expired_key_fails_before_any_request(
     fake: FakeZitadel, make_request: MakeRequest, run_kwargs: dict[str, Any], rsa_key: rsa.RSAPrivateKey
 ) -> None:
     key = parse_key_file(key_file_text(rsa_key, expiration="2001-01-01T00:00:00Z"))
-    result = check(make_request(key=key), **run_kwargs)
+    result = try_verify(make_request(key=key), **run_kwargs)
     assert result.failure_kind == "key_expired"
     assert fake.requests == []
 
@@ -576,7 +578,7 @@ def test_discovery_404_points_at_the_issuer(
 
 def test_redirect_is_not_followed(fake: FakeZitadel, make_request: MakeRequest, run_kwargs: dict[str, Any]) -> None:
     fake.script("discovery", Reply(302, "", raw=True, headers={"Location": "https://elsewhere.example/"}))
-    result = check(make_request(), **run_kwargs)
+    result = try_verify(make_request(), **run_kwargs)
     assert result.failure_kind == "bad_response"
     assert len(fake.requests) == 1
 
@@ -588,15 +590,15 @@ def test_plain_http_token_endpoint_is_refused_unless_insecure() -> None:
         "grant_types_supported": ["urn:ietf:params:oauth:grant-type:jwt-bearer"],
     }
     response = httpx.Response(200, json=document)
-    with pytest.raises(_StepError, match="plain-http token endpoint") as caught:
-        classify_discovery(response, issuer="https://acme.zitadel.cloud", insecure=False, now=0.0)
+    with pytest.raises(StepError, match="plain-http token endpoint") as caught:
+        read_discovery(response, issuer="https://acme.zitadel.cloud", insecure=False, now=0.0)
     assert caught.value.kind == "discovery_failed"
-    found = classify_discovery(response, issuer="https://acme.zitadel.cloud", insecure=True, now=0.0)
+    found = read_discovery(response, issuer="https://acme.zitadel.cloud", insecure=True, now=0.0)
     assert found.token_endpoint == document["token_endpoint"]
 
 
 def test_https_client_always_verifies_certificates_and_hostnames() -> None:
-    with _build_client(None) as client:
+    with build_client(None) as client:
         context = client._transport._pool._ssl_context  # type: ignore[attr-defined]
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname is True
@@ -610,7 +612,7 @@ def test_injected_transport_serves_every_request(machine_key: MachineKey) -> Non
         return httpx.Response(503, text="down")
 
     fake_time = FakeTime()
-    result = check(
+    result = try_verify(
         VerificationRequest(issuer="https://acme.zitadel.cloud", key=machine_key),
         transport=httpx.MockTransport(handler),
         monotonic=fake_time.monotonic,

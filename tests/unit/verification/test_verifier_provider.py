@@ -7,9 +7,9 @@ import base64
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pulumi
 import pytest
@@ -17,18 +17,19 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.protobuf import struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
-from pulumi.runtime.sync_await import _sync_await
 
+from components import clock
 from components.verification import TokenExchangeError, VerificationError
+from components.verification.model import Grant
+from components.verification.props import INPUT_NAMES
 from components.verification.provider import (
-    INPUT_NAMES,
     OUTPUT_NAMES,
     JwtBearerVerification,
     JwtBearerVerificationProvider,
 )
 
 from .fake_zitadel import FakeZitadel
-from .helpers import KEY_ID, ORG_ID, USER_ID, key_file_text, pem_body
+from .helpers import KEY_ID, ORG_ID, USER_ID, FakeTime, key_file_text, pem_body
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 UNKNOWN = rpc.UNKNOWN
@@ -349,14 +350,23 @@ def test_read_without_key_json_reports_instead_of_raising(
     assert outs["failure_kind"] == "key_file_invalid"
 
 
-def test_read_honours_the_short_refresh_settle_time(
-    provider: JwtBearerVerificationProvider, live_inputs: dict[str, Any], fake: FakeZitadel
+@pytest.mark.parametrize(("settle", "sleeps"), [(0, False), (2, True)])
+def test_read_waits_out_a_missing_grant_only_for_the_refresh_settle_time(
+    provider: JwtBearerVerificationProvider,
+    live_inputs: dict[str, Any],
+    fake: FakeZitadel,
+    settle: float,
+    sleeps: bool,
 ) -> None:
     fake.memberships = []  # the grant was removed
-    with mock.patch("components.verification.client.time.sleep") as sleep:
-        outs = provider.read("id", {**live_inputs, "refresh_settle_seconds": 0}).outs or {}
+    fake_time = FakeTime()
+    with clock.use(clock.Clock(now=time.time, monotonic=fake_time.monotonic, sleep=fake_time.sleep)):
+        outs = provider.read("id", {**live_inputs, "refresh_settle_seconds": settle}).outs or {}
     assert outs["failure_kind"] == "grant_missing"
-    sleep.assert_not_called()
+    # The other case of the pair shows the injected sleep is the one the verifier calls.
+    assert bool(fake_time.sleeps) is sleeps
+    if sleeps:
+        assert 1.5 <= sum(fake_time.sleeps) <= settle + 1e-6
 
 
 def test_update_re_verifies_and_returns_every_output(
@@ -387,29 +397,49 @@ def test_delete_touches_nothing_remote(
 # --- the resource and the engine's serialization --------------------------------------------------------
 
 
-def test_resource_marks_key_json_secret_and_merges_additional_secret_outputs(key_json: str) -> None:
-    captured: dict[str, Any] = {}
+class _Mocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        return "id", dict(args.inputs)
 
-    def record(self: Any, provider: Any, name: str, props: dict[str, Any], opts: Any = None) -> None:
-        captured.update(provider=provider, name=name, props=props, opts=opts)
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
 
-    with mock.patch.object(pulumi.dynamic.Resource, "__init__", record):
-        JwtBearerVerification(
-            "acct-verification",
-            issuer="https://acme.zitadel.cloud",
-            key_json=key_json,
-            grants=[{"level": "org", "resource_id": ORG_ID, "roles": ("ORG_OWNER",), "project_id": None}],
-            org_id=ORG_ID,
-            opts=pulumi.ResourceOptions(additional_secret_outputs=["failure"], protect=True),
-        )
-    opts = captured["opts"]
-    assert sorted(opts.additional_secret_outputs) == ["failure", "key_json"]
-    assert opts.protect is True
-    assert _sync_await(captured["props"]["key_json"].is_secret()) is True
-    assert captured["props"]["grants"][0]["roles"] == ["ORG_OWNER"]
-    assert set(OUTPUT_NAMES) <= set(captured["props"])
-    assert isinstance(captured["provider"], JwtBearerVerificationProvider)
-    assert JwtBearerVerification._resource_type_name == "dynamic/verification:JwtBearerVerification"
+
+@pulumi.runtime.test  # type: ignore[misc]
+def test_the_resource_registers_its_inputs_as_the_engine_receives_them(key_json: str) -> Any:
+    """What the program sends the engine: key_json as a secret, grants as plain dicts, every output declared."""
+    pulumi.runtime.set_mocks(_Mocks(), project="zitadel-bootstrap", stack="unit", preview=False)
+    monitor: Any = pulumi.runtime.settings.get_monitor()
+    requests: list[Any] = []
+    register = monitor.RegisterResource
+
+    def recording(request: Any) -> Any:
+        requests.append(request)
+        return register(request)
+
+    monitor.RegisterResource = recording
+
+    proof = JwtBearerVerification(
+        "acct-verification",
+        issuer="https://acme.zitadel.cloud",
+        key_json=key_json,
+        grants=[Grant(level="org", resource_id=ORG_ID, roles=("ORG_OWNER",))],
+        org_id=ORG_ID,
+        opts=pulumi.ResourceOptions(additional_secret_outputs=["failure"], protect=True),
+    )
+
+    def check(_: Any) -> None:
+        (request,) = [r for r in requests if r.name == "acct-verification"]
+        assert request.type == "pulumi-python:dynamic/verification:JwtBearerVerification"
+        assert sorted(request.additionalSecretOutputs) == ["failure", "key_json"]
+        assert request.protect is True
+        sent = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        assert rpc.is_rpc_secret(sent["key_json"]), "key_json must reach the engine as a secret"
+        assert sent["grants"] == [{"level": "org", "resource_id": ORG_ID, "roles": ["ORG_OWNER"]}]
+        assert set(INPUT_NAMES) <= set(sent)
+        assert all(isinstance(getattr(proof, name), pulumi.Output) for name in OUTPUT_NAMES)
+
+    return proof.urn.apply(check)
 
 
 def test_provider_pickles_by_reference_and_loads_in_a_fresh_process(inputs: dict[str, Any]) -> None:

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from components.verification import VerificationRequest, check
+from components.verification import VerificationRequest, try_verify
+from components.verification.classify import redact
 from components.verification.cli import main
-from components.verification.client import redact
 
 from .fake_zitadel import INVALID_GRANT, MEMBERSHIP_NOT_FOUND, FakeZitadel, Reply
 from .helpers import KEY_ID, ORG_ID, USER_ID, pem_body
@@ -45,9 +45,9 @@ def test_debug_logs_of_retries_and_failures_contain_no_key_assertion_or_token(
     caplog.set_level(logging.DEBUG)  # root: httpx and httpcore records are captured too
     fake.script("token", Reply(400, INVALID_GRANT), Reply(429, {}, headers={"Retry-After": "1"}))
     fake.script("memberships", Reply(404, MEMBERSHIP_NOT_FOUND))
-    assert check(make_request(), **run_kwargs).verified
+    assert try_verify(make_request(), **run_kwargs).verified
     fake.memberships = []
-    failed = check(make_request(settle=1.0), **run_kwargs)
+    failed = try_verify(make_request(settle=1.0), **run_kwargs)
     assert failed.failure_kind == "grant_missing"
     assert any("retrying" in record.getMessage() for record in caplog.records)
     assert any(record.name.startswith("httpcore") for record in caplog.records)
@@ -60,11 +60,11 @@ def test_server_text_quoting_the_assertion_or_token_is_redacted_from_errors(
 ) -> None:
     fake.echo_secrets = True
     fake.keys.clear()
-    rejected = check(make_request(settle=0.0), **run_kwargs)
+    rejected = try_verify(make_request(settle=0.0), **run_kwargs)
     assert rejected.failure_kind == "key_rejected"
     assert "[redacted]" in (rejected.failure or "")
     fake.register_key(KEY_ID, USER_ID, rsa_key.public_key())
-    wrong_audience = check(make_request(audience="170079991923474433"), **run_kwargs)
+    wrong_audience = try_verify(make_request(audience="170079991923474433"), **run_kwargs)
     assert wrong_audience.failure_kind == "audience_rejected"
     _assert_clean(str(rejected.failure) + str(wrong_audience.failure), _secrets(fake, rsa_key))
 

@@ -1,0 +1,53 @@
+"""The HTTP client of the verifier: one per process and scheme, reused by every verification.
+
+Building an httpx client loads the CA bundle into an SSL context (about 20 ms); a plain-http issuer (a local
+instance) never needs it. So there is one client for http and one, built on first use, for https. TLS
+verification is always on for https: there is deliberately no switch to turn it off. Redirects are never
+followed, so credentials never travel to another origin.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+
+import httpx
+
+USER_AGENT = "zitadel-bootstrap-verifier/1"
+
+_clients: dict[str, httpx.Client] = {}
+_lock = threading.Lock()
+
+
+def build_client(transport: httpx.BaseTransport | None = None, *, tls: bool = True) -> httpx.Client:
+    """A new client; ``tls=False`` builds one for http:// URLs only, without loading the CA bundle."""
+    if transport is None and not tls:
+        # Never used for an https:// URL: client_for() picks clients by the URL's scheme.
+        transport = httpx.HTTPTransport(verify=False)
+    return httpx.Client(
+        transport=transport,
+        verify=True,
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+    )
+
+
+def client_for(url: str) -> httpx.Client:
+    """The process's client for ``url``'s scheme (thread-safe: the dynamic provider serves calls in threads)."""
+    scheme = "https" if url.startswith("https://") else "http"
+    with _lock:
+        client = _clients.get(scheme)
+        if client is None or client.is_closed:
+            client = _clients[scheme] = build_client(tls=scheme == "https")
+        return client
+
+
+def is_tls_failure(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)

@@ -1,0 +1,481 @@
+"""Prove a ZITADEL machine key end to end: discovery, JWT-bearer exchange (RFC 7523), then the ZITADEL API.
+
+A token alone proves little: ZITADEL issues one even for a wrong project audience. So the token is used:
+``GET /auth/v1/users/me`` proves the ZITADEL audience and the identity, ``POST /auth/v1/memberships/me/_search``
+proves the grants. Each step's answers are classified by classify.py and retried by retry.py.
+
+Entry points: ``verify`` raises a VerificationError when the proof fails; ``try_verify`` reports the failure in
+the result instead (refresh uses it: a revoked key is live state to report, not an error).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+import jwt
+
+from .assertion import build_assertion
+from .classify import (
+    API_RULES,
+    DISCOVERY_RULES,
+    HINT_GRANT_MISSING,
+    HINT_ISSUER,
+    HINT_ROLES_MISSING,
+    HINT_TRANSIENT,
+    HINT_USER_INACTIVE,
+    ORG_HEADER,
+    TOKEN_RULES,
+    USERS_ME_RULES,
+    StepError,
+    classify,
+    json_object,
+    redact,
+)
+from .errors import (
+    KIND_BAD_RESPONSE,
+    KIND_CONNECTION_FAILED,
+    KIND_DISCOVERY_FAILED,
+    KIND_GRANT_MISSING,
+    KIND_IDENTITY_MISMATCH,
+    KIND_ROLES_MISSING,
+    KIND_TIMEOUT,
+    KIND_TLS_FAILED,
+    KIND_USER_INACTIVE,
+    ApiProofError,
+    DeadlineExceededError,
+    DiscoveryError,
+    TokenExchangeError,
+    VerificationError,
+)
+from .grants import match_grants
+from .http import build_client, client_for, is_tls_failure
+from .keyfile import ensure_not_expired
+from .model import VerificationRequest, VerificationResult
+from .retry import Budget, RetriesExhaustedError
+
+logger = logging.getLogger(__name__)
+
+JWT_BEARER_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+USERS_ME_PATH = "/auth/v1/users/me"
+MEMBERSHIPS_SEARCH_PATH = "/auth/v1/memberships/me/_search"
+USER_STATE_ACTIVE = "USER_STATE_ACTIVE"
+# Zero values are omitted by ZITADEL's REST gateway, so an absent state is "unspecified", not "inactive".
+USER_STATES_NOT_INACTIVE = frozenset({USER_STATE_ACTIVE, "USER_STATE_UNSPECIFIED", ""})
+MEMBERSHIPS_PAGE_LIMIT = 100
+MAX_MEMBERSHIP_PAGES = 50
+
+T = TypeVar("T")
+
+
+class Step(enum.Enum):
+    """The steps of a proof, each with the error class its final failure raises."""
+
+    DISCOVERY = ("OIDC discovery", DiscoveryError)
+    TOKEN = ("the token exchange", TokenExchangeError)
+    IDENTITY = ("the identity proof (users/me)", ApiProofError)
+    GRANTS = ("the grant proof (memberships/me)", ApiProofError)
+
+    def __init__(self, label: str, error: type[VerificationError]) -> None:
+        self.label = label
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Discovery:
+    issuer: str
+    token_endpoint: str
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """The token endpoint's answer. ``access_token`` is kept out of repr so it cannot reach a log."""
+
+    access_token: str = field(repr=False)
+    token_type: str
+    token_format: Literal["opaque", "jwt"]
+    expires_in: int | None
+
+
+# --- reading answers ------------------------------------------------------------------------------------------
+
+
+def read_discovery(response: httpx.Response, *, issuer: str, insecure: bool, now: float) -> Discovery:
+    what = f"OIDC discovery at {issuer}{DISCOVERY_PATH}"
+    if response.status_code != 200:
+        raise classify(DISCOVERY_RULES, response, what, now)
+
+    def broken(problem: str, hint: str = HINT_ISSUER) -> StepError:
+        return StepError(KIND_DISCOVERY_FAILED, "fatal", f"{what} {problem}", hint=hint)
+
+    document = json_object(response)
+    if document is None:
+        raise broken("did not return a JSON object")
+    grant_types = document.get("grant_types_supported")
+    if not isinstance(grant_types, list) or JWT_BEARER_GRANT_TYPE not in grant_types:
+        raise broken(
+            f"does not advertise the JWT-bearer grant ({JWT_BEARER_GRANT_TYPE})",
+            "Every ZITADEL version supports it: the issuer is probably not a ZITADEL instance.",
+        )
+    token_endpoint = document.get("token_endpoint")
+    if not isinstance(token_endpoint, str):
+        raise broken("has no token_endpoint")
+    parts = urlsplit(token_endpoint)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise broken("has no usable token_endpoint")
+    if parts.scheme == "http" and not insecure:
+        raise broken(
+            "names a plain-http token endpoint; the assertion would travel unencrypted",
+            "Fix the instance's external TLS settings (ExternalSecure), or use insecure for local tests.",
+        )
+    advertised = document.get("issuer")
+    # The assertion's aud must equal the issuer ZITADEL itself uses, which discovery states authoritatively.
+    effective_issuer = advertised if isinstance(advertised, str) and advertised else issuer
+    if effective_issuer != issuer:
+        logger.debug("discovery advertises issuer %s, configured %s; using the advertised one", advertised, issuer)
+    return Discovery(issuer=effective_issuer, token_endpoint=token_endpoint)
+
+
+def read_token(response: httpx.Response, *, user_id: str, key_id: str, now: float) -> TokenGrant:
+    what = f"The JWT-bearer token exchange for user {user_id} with key {key_id}"
+    if response.status_code != 200:
+        raise classify(TOKEN_RULES, response, what, now)
+    body = json_object(response)
+    if body is None or not isinstance(body.get("access_token"), str) or not body["access_token"]:
+        raise StepError(KIND_BAD_RESPONSE, "fatal", f"{what} answered 200 without an access_token", hint=HINT_ISSUER)
+    access_token: str = body["access_token"]
+    token_type = body.get("token_type", "Bearer")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise StepError(KIND_BAD_RESPONSE, "fatal", f"{what} returned an unsupported token_type {token_type!r}")
+    claims = jwt_claims(access_token)
+    if claims is not None and "sub" in claims and claims["sub"] != user_id:
+        raise StepError(
+            KIND_IDENTITY_MISMATCH,
+            "fatal",
+            f"{what} returned a JWT access token for another subject ({redact(str(claims['sub']), 40)})",
+            hint="The key file's userId does not match the user ZITADEL authenticated.",
+        )
+    return TokenGrant(
+        access_token=access_token,
+        token_type=token_type,
+        token_format="jwt" if claims is not None else "opaque",
+        expires_in=as_int(body.get("expires_in")),
+    )
+
+
+def jwt_claims(token: str) -> dict[str, Any] | None:
+    """Claims of a JWT-shaped token, unverified: only used to tell the format and cross-check ``sub``."""
+    try:
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    return claims if "alg" in header and isinstance(claims, dict) else None
+
+
+def as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+# --- the run --------------------------------------------------------------------------------------------------
+
+
+class _Proof:
+    """One verification run: its budget, its attempt counter and what it has learned so far."""
+
+    def __init__(
+        self,
+        request: VerificationRequest,
+        budget: Budget,
+        clock: Callable[[], float],
+        client: Callable[[str], httpx.Client],
+    ) -> None:
+        self.request = request
+        self.budget = budget
+        self.clock = clock
+        self.client = client
+        self.attempts = 0
+        self.token: TokenGrant | None = None
+        self.roles_found: dict[str, tuple[str, ...]] = {}
+
+    def subject(self) -> str:
+        key = self.request.key
+        org = f", org {self.request.org_id}" if self.request.org_id else ""
+        return f"user {key.user_id} (key {key.key_id}{org})"
+
+    def run(self) -> VerificationResult:
+        ensure_not_expired(self.request.key, self.clock())
+        discovery = self._step(Step.DISCOVERY, self._discover)
+        token = self.token = self._step(Step.TOKEN, lambda: self._exchange(discovery))
+        self._step(Step.IDENTITY, lambda: self._prove_identity(token))
+        if self.request.grants:
+            self._step(Step.GRANTS, lambda: self._prove_grants(token))
+        return self.result(verified=True)
+
+    def result(self, *, verified: bool, error: VerificationError | None = None) -> VerificationResult:
+        token = self.token
+        return VerificationResult(
+            verified=verified,
+            user_id=self.request.key.user_id,
+            key_id=self.request.key.key_id,
+            org_id=self.request.org_id,
+            roles_found=dict(self.roles_found),
+            token_type=token.token_type if token else None,
+            token_format=token.token_format if token else None,
+            expires_in=token.expires_in if token else None,
+            attempts=self.attempts,
+            elapsed_seconds=self.budget.elapsed(),
+            failure_kind=error.kind if error else None,
+            failure=str(error) if error else None,
+        )
+
+    def _step(self, step: Step, operation: Callable[[], T]) -> T:
+        def log_retry(failure: StepError, failures: int, delay: float) -> None:
+            logger.debug(
+                "%s for %s: attempt %d answered %s (%s); retrying in %.2f s",
+                step.label,
+                self.subject(),
+                failures,
+                failure.kind,
+                failure.retry_class,
+                delay,
+            )
+
+        try:
+            return self.budget.run(operation, on_retry=log_retry)
+        except RetriesExhaustedError as exhausted:
+            raise self._final_error(step, exhausted) from exhausted.failure
+
+    def _final_error(self, step: Step, exhausted: RetriesExhaustedError) -> VerificationError:
+        failure = exhausted.failure
+        attempts = (
+            f"{exhausted.failures} attempt{'s' if exhausted.failures != 1 else ''} in {self.budget.elapsed():.1f} s"
+        )
+        if failure.retry_class == "transient":
+            deadline = f"the {self.request.policy.deadline_seconds:.0f} s deadline"
+            reason = (
+                f"the server asked to wait {exhausted.waited_for:.1f} s, beyond {deadline}"
+                if exhausted.waited_for is not None
+                else f"{deadline} leaves no time for another attempt"
+            )
+            return DeadlineExceededError(
+                f"Verification of {self.subject()} did not finish: {step.label} still failed after {attempts} "
+                f"and {reason}. Last answer: {failure.message}.",
+                last_kind=failure.kind,
+                hint=failure.hint,
+            )
+        message = f"Verification of {self.subject()} failed at {step.label} after {attempts}: {failure.message}."
+        return step.error(message, kind=failure.kind, hint=failure.hint)
+
+    # transport
+
+    def _send(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
+        remaining = self.budget.remaining()
+        if remaining <= 0:
+            raise StepError(KIND_TIMEOUT, "transient", f"{what} had no time left", hint=HINT_TRANSIENT)
+        timeout = min(self.request.policy.request_timeout_seconds, remaining)
+        self.attempts += 1
+        try:
+            return self.client(url).request(method, url, timeout=timeout, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise StepError(
+                KIND_TIMEOUT, "transient", f"{what} timed out after {timeout:.1f} s", hint=HINT_TRANSIENT
+            ) from exc
+        except httpx.ConnectError as exc:
+            if is_tls_failure(exc):
+                raise StepError(
+                    KIND_TLS_FAILED,
+                    "fatal",
+                    f"{what} failed: the TLS certificate of {urlsplit(url).netloc} could not be verified",
+                    hint="Fix the certificate, or add its CA to the trust store (SSL_CERT_FILE).",
+                ) from exc
+            raise StepError(
+                KIND_CONNECTION_FAILED, "transient", f"{what} could not connect ({exc})", hint=HINT_TRANSIENT
+            ) from exc
+        except httpx.TransportError as exc:
+            raise StepError(
+                KIND_CONNECTION_FAILED,
+                "transient",
+                f"{what} failed in transit ({type(exc).__name__})",
+                hint=HINT_TRANSIENT,
+            ) from exc
+
+    def _api_headers(self, token: TokenGrant) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {token.access_token}"}
+        if self.request.org_id:
+            headers[ORG_HEADER] = self.request.org_id
+        return headers
+
+    # steps
+
+    def _discover(self) -> Discovery:
+        issuer = self.request.issuer
+        response = self._send("GET", issuer + DISCOVERY_PATH, f"OIDC discovery at {issuer}")
+        return read_discovery(response, issuer=issuer, insecure=self.request.insecure, now=self.clock())
+
+    def _exchange(self, discovery: Discovery) -> TokenGrant:
+        key = self.request.key
+        assertion = build_assertion(key, discovery.issuer, self.clock())
+        response = self._send(
+            "POST",
+            discovery.token_endpoint,
+            f"The token exchange for user {key.user_id}",
+            data={"grant_type": JWT_BEARER_GRANT_TYPE, "assertion": assertion, "scope": self.request.scope},
+        )
+        return read_token(response, user_id=key.user_id, key_id=key.key_id, now=self.clock())
+
+    def _prove_identity(self, token: TokenGrant) -> None:
+        user_id = self.request.key.user_id
+        what = f"GET {USERS_ME_PATH} for user {user_id}"
+        response = self._send("GET", self.request.issuer + USERS_ME_PATH, what, headers=self._api_headers(token))
+        if response.status_code != 200:
+            raise classify(USERS_ME_RULES, response, what, self.clock())
+        body = json_object(response)
+        user = body.get("user") if body else None
+        if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+            raise StepError(KIND_BAD_RESPONSE, "fatal", f"{what} returned no user object", hint=HINT_ISSUER)
+        if user["id"] != user_id:
+            raise StepError(
+                KIND_IDENTITY_MISMATCH,
+                "fatal",
+                f"{what} authenticated user {redact(user['id'], 40)}, not {user_id}",
+                hint="The key file's userId does not belong to the key; use the key file of this machine user.",
+            )
+        state = user.get("state", "")
+        if not isinstance(state, str) or state not in USER_STATES_NOT_INACTIVE:
+            raise StepError(
+                KIND_USER_INACTIVE,
+                "fatal",
+                f"{what} reports the user in state {redact(str(state), 40)}",
+                hint=HINT_USER_INACTIVE,
+            )
+
+    def _prove_grants(self, token: TokenGrant) -> None:
+        match = match_grants(self.request.grants, self._list_memberships(token))
+        self.roles_found = match.roles_found
+        user_id = self.request.key.user_id
+        if match.missing:
+            names = ", ".join(grant.describe() for grant in match.missing)
+            raise StepError(
+                KIND_GRANT_MISSING,
+                "consistency",
+                f"user {user_id} has no membership on {names}",
+                hint=HINT_GRANT_MISSING,
+            )
+        if match.lacking_roles:
+            details = "; ".join(
+                f"{name} lacks {', '.join(roles)} (has {', '.join(match.roles_found[name]) or 'none'})"
+                for name, roles in sorted(match.lacking_roles.items())
+            )
+            raise StepError(
+                KIND_ROLES_MISSING,
+                "consistency",
+                f"user {user_id} lacks required roles: {details}",
+                hint=HINT_ROLES_MISSING,
+            )
+
+    def _list_memberships(self, token: TokenGrant) -> list[dict[str, Any]]:
+        what = f"POST {MEMBERSHIPS_SEARCH_PATH} for user {self.request.key.user_id}"
+        url = self.request.issuer + MEMBERSHIPS_SEARCH_PATH
+        collected: list[dict[str, Any]] = []
+        for _page in range(MAX_MEMBERSHIP_PAGES):
+            # int64/uint64 travel as strings through ZITADEL's REST gateway; limit is a uint32 number.
+            query = {"query": {"offset": str(len(collected)), "limit": MEMBERSHIPS_PAGE_LIMIT, "asc": True}}
+            response = self._send("POST", url, what, headers=self._api_headers(token), json=query)
+            if response.status_code != 200:
+                raise classify(API_RULES, response, what, self.clock())
+            body = json_object(response)
+            if body is None:
+                raise StepError(KIND_BAD_RESPONSE, "fatal", f"{what} did not return a JSON object")
+            page = body.get("result", [])  # omitted when empty
+            if not isinstance(page, list) or not all(isinstance(item, dict) for item in page):
+                raise StepError(KIND_BAD_RESPONSE, "fatal", f"{what} returned a malformed result list")
+            collected.extend(page)
+            details = body.get("details")
+            total = as_int(details.get("totalResult")) if isinstance(details, dict) else None
+            if not page or total is None or len(collected) >= total:
+                return collected
+        logger.debug("%s: stopped after %d pages", what, MAX_MEMBERSHIP_PAGES)
+        return collected
+
+
+def _proof(
+    request: VerificationRequest,
+    clock: Callable[[], float],
+    monotonic: Callable[[], float],
+    sleep: Callable[[float], None],
+    transport: httpx.BaseTransport | None,
+    rng: random.Random | None,
+) -> tuple[_Proof, httpx.Client | None]:
+    if not isinstance(request, VerificationRequest):
+        raise TypeError("request must be a VerificationRequest")
+    # Jitter only needs to decorrelate clients, not to be unpredictable.
+    budget = Budget(request.policy, monotonic, sleep, rng or random.Random())  # noqa: S311
+    own = build_client(transport) if transport is not None else None
+    return _Proof(request, budget, clock, (lambda _url: own) if own is not None else client_for), own
+
+
+def verify(
+    request: VerificationRequest,
+    *,
+    clock: Callable[[], float] | None = None,
+    monotonic: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    rng: random.Random | None = None,
+) -> VerificationResult:
+    """Prove the key works and holds the grants; raise a VerificationError subclass when it does not.
+
+    ``clock`` is wall time (assertion iat/exp, Retry-After dates); ``monotonic`` and ``sleep`` drive the budgets.
+    Unset, they are read at call time (time.time, time.monotonic, time.sleep), so tests can replace them.
+    ``transport`` gives the run a client of its own instead of the process's shared one.
+    ``attempts`` in the result counts every HTTP request sent, retries and pages included.
+    """
+    proof, own = _proof(request, clock or time.time, monotonic or time.monotonic, sleep or time.sleep, transport, rng)
+    try:
+        result = proof.run()
+    finally:
+        if own is not None:
+            own.close()
+    logger.debug("verified %s in %d requests, %.2f s", proof.subject(), result.attempts, result.elapsed_seconds)
+    return result
+
+
+def try_verify(
+    request: VerificationRequest,
+    *,
+    clock: Callable[[], float] | None = None,
+    monotonic: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    rng: random.Random | None = None,
+) -> VerificationResult:
+    """Like ``verify``, but a failed proof is reported as ``verified=False`` with its kind, not raised.
+
+    What was learned before the failure (token type, roles found) stays in the result.
+    """
+    proof, own = _proof(request, clock or time.time, monotonic or time.monotonic, sleep or time.sleep, transport, rng)
+    try:
+        return proof.run()
+    except VerificationError as error:
+        logger.debug("verification of %s failed: %s", proof.subject(), error.kind)
+        return proof.result(verified=False, error=error)
+    finally:
+        if own is not None:
+            own.close()

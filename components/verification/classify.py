@@ -15,7 +15,6 @@ from __future__ import annotations
 import email.utils
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -38,6 +37,7 @@ from .errors import (
     KIND_USER_INACTIVE,
     KIND_USER_NOT_FOUND,
 )
+from .redaction import redact
 
 RetryClass = Literal["consistency", "transient", "fatal"]
 
@@ -75,19 +75,6 @@ HINT_TRANSIENT = "The instance is overloaded, restarting or unreachable; raise t
 HINT_BLOCKED = "The instance says it is blocked (quota or billing); ask its administrator."
 HINT_ISSUER = "Is the issuer the instance's external URL (e.g. https://my-instance.zitadel.cloud)?"
 HINT_CLIENT_BUG = "This is a client bug or an unsupported server; please report it."
-
-_JWT_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
-_OPAQUE_PATTERN = re.compile(r"[A-Za-z0-9_+/=-]{40,}")
-_PEM_PATTERN = re.compile(r"-----BEGIN[^-]*-----.*?(-----END[^-]*-----|$)", re.DOTALL)
-
-
-def redact(text: str, limit: int = 300) -> str:
-    """Make server-provided text safe to put into messages: no JWTs, long opaque strings or PEM blocks."""
-    text = _PEM_PATTERN.sub("[redacted]", text)
-    text = _JWT_PATTERN.sub("[redacted]", text)
-    text = _OPAQUE_PATTERN.sub("[redacted]", text)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class StepError(Exception):

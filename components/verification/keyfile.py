@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from .errors import KIND_KEY_EXPIRED, KeyFileError
 
 SERVICE_ACCOUNT_KEY_TYPE = "serviceaccount"
+#: Types of ZITADEL key files that are safe to name in a message (anything else is not quoted).
+_KNOWN_KEY_TYPES = frozenset({"application", "serviceaccount", "user"})
 MIN_RSA_KEY_BITS = 2048
 
 Algorithm = Literal["RS256", "ES256"]
@@ -64,6 +67,9 @@ def _decode_document(text: str | bytes) -> dict[str, Any]:
         raise KeyFileError(
             f"The key file is not valid JSON (line {exc.lineno}, column {exc.colno}).", hint=_HINT
         ) from exc
+    except (RecursionError, ValueError) as exc:
+        # Nesting beyond the parser's depth, or an integer beyond Python's digit limit: no key file looks so.
+        raise KeyFileError("The key file is not a ZITADEL key file (its JSON is nested or sized absurdly).") from exc
     if not isinstance(document, dict):
         raise KeyFileError("The key file must be a JSON object.", hint=_HINT)
     return document
@@ -93,7 +99,8 @@ def _load_private_key(pem: str) -> tuple[PrivateKey, Algorithm]:
             "The key file's 'key' field holds an encrypted private key.",
             hint="ZITADEL key files hold an unencrypted PEM key; decrypt it first.",
         ) from exc
-    except (ValueError, UnicodeEncodeError) as exc:
+    except (ValueError, UnicodeEncodeError, UnsupportedAlgorithm) as exc:
+        # UnsupportedAlgorithm: a well-formed key of a kind this cryptography build cannot load (an exotic curve).
         raise KeyFileError(
             "The key file's 'key' field is not a readable PEM private key "
             "(expected 'BEGIN RSA PRIVATE KEY' or 'BEGIN PRIVATE KEY').",
@@ -125,13 +132,19 @@ def _parse_expiration(value: Any) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise KeyFileError("The key file's 'expirationDate' must be an RFC 3339 string.", hint=_HINT)
+    # The value is never quoted: a key pasted into the wrong field must not end up in a message.
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise KeyFileError(f"The key file's 'expirationDate' ({value!r}) is not an RFC 3339 date.", hint=_HINT) from exc
+        raise KeyFileError("The key file's 'expirationDate' is not an RFC 3339 date.", hint=_HINT) from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise KeyFileError(
+            "The key file's 'expirationDate' lies outside the years 1 to 9999 in UTC.", hint=_HINT
+        ) from exc
 
 
 def parse_key_file(text: str | bytes) -> MachineKey:
@@ -139,8 +152,9 @@ def parse_key_file(text: str | bytes) -> MachineKey:
     document = _decode_document(text)
     key_type = document.get("type")
     if key_type is not None and key_type != SERVICE_ACCOUNT_KEY_TYPE:
+        shown = repr(key_type) if isinstance(key_type, str) and key_type in _KNOWN_KEY_TYPES else "another value"
         raise KeyFileError(
-            f"The key file's 'type' is {key_type!r}, not {SERVICE_ACCOUNT_KEY_TYPE!r}.",
+            f"The key file's 'type' is {shown}, not {SERVICE_ACCOUNT_KEY_TYPE!r}.",
             hint="Application (API/OIDC client) keys cannot log in as a service account; "
             "create a machine key for the machine user.",
         )

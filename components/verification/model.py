@@ -10,16 +10,23 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
+from components.limits import (
+    DEFAULT_DEADLINE_SECONDS,
+    DEFAULT_INITIAL_BACKOFF_SECONDS,
+    DEFAULT_MAX_BACKOFF_SECONDS,
+    DEFAULT_REQUEST_TIMEOUT_SECONDS,
+    MAX_DEADLINE_SECONDS,
+)
+
 from .errors import InvalidInputError
 from .keyfile import MachineKey
+from .redaction import shown
 
 GrantLevel = Literal["instance", "org", "project", "project_grant"]
 GRANT_LEVELS: tuple[str, ...] = get_args(GrantLevel)
 
 # The reserved audience: ZITADEL replaces "zitadel" in the project-audience scope with its own project id.
 ZITADEL_AUDIENCE = "zitadel"
-
-MAX_DEADLINE_SECONDS = 3600.0
 
 
 def validate_issuer(issuer: object, *, insecure: bool | None) -> str:
@@ -32,22 +39,22 @@ def validate_issuer(issuer: object, *, insecure: bool | None) -> str:
         parts = urlsplit(candidate)
         port = parts.port
     except ValueError as exc:
-        raise InvalidInputError(f"The issuer {issuer!r} is not a valid URL.", field="issuer") from exc
+        raise InvalidInputError(f"The issuer {shown(issuer)} is not a valid URL.", field="issuer") from exc
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise InvalidInputError(
-            f"The issuer {issuer!r} must be an absolute http(s) URL such as https://my-instance.zitadel.cloud.",
+            f"The issuer {shown(issuer)} must be an absolute http(s) URL such as https://my-instance.zitadel.cloud.",
             field="issuer",
         )
     if parts.path or parts.query or parts.fragment or parts.username or parts.password:
         raise InvalidInputError(
-            f"The issuer {issuer!r} must be an origin (scheme://host[:port]) without path, query or credentials.",
+            f"The issuer {shown(issuer)} must be an origin (scheme://host[:port]) without path, query or credentials.",
             field="issuer",
         )
     if port == 0:
-        raise InvalidInputError(f"The issuer {issuer!r} has port 0.", field="issuer")
+        raise InvalidInputError(f"The issuer {shown(issuer)} has port 0.", field="issuer")
     if parts.scheme == "http" and insecure is False:
         raise InvalidInputError(
-            f"The issuer {issuer!r} uses plain http, which would send the assertion and the token unencrypted.",
+            f"The issuer {shown(issuer)} uses plain http, which would send the assertion and the token unencrypted.",
             field="issuer",
             hint="Use https, or set insecure (--insecure) for a local instance.",
         )
@@ -68,17 +75,18 @@ def validate_audience(value: object) -> str:
     return validate_id(value, "audience", "audience ('zitadel' or a project id)")
 
 
-def validate_seconds(value: object, field_name: str, *, allow_zero: bool) -> float:
+def validate_seconds(
+    value: object, field_name: str, *, allow_zero: bool, maximum: float = MAX_DEADLINE_SECONDS
+) -> float:
+    """``value`` as seconds, above zero (or zero with ``allow_zero``) and at most ``maximum`` (see limits)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidInputError(f"{field_name} must be a number of seconds.", field=field_name)
     seconds = float(value)
     if seconds < 0 or (seconds == 0 and not allow_zero):
         bound = "zero or more" if allow_zero else "more than zero"
         raise InvalidInputError(f"{field_name} must be {bound} seconds, got {value}.", field=field_name)
-    if seconds > MAX_DEADLINE_SECONDS:
-        raise InvalidInputError(
-            f"{field_name} must be at most {MAX_DEADLINE_SECONDS:.0f} seconds, got {value}.", field=field_name
-        )
+    if seconds > maximum:
+        raise InvalidInputError(f"{field_name} must be at most {maximum:g} seconds, got {value}.", field=field_name)
     return seconds
 
 
@@ -150,15 +158,16 @@ class RetryPolicy:
     because ZITADEL's projections lag, short on refresh so a revoked key or grant is reported quickly.
     """
 
-    deadline_seconds: float = 60.0
-    settle_seconds: float = 60.0
-    request_timeout_seconds: float = 10.0
-    initial_backoff: float = 0.5
-    max_backoff: float = 5.0
+    deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
+    settle_seconds: float = DEFAULT_DEADLINE_SECONDS  # create/update settle for the whole deadline
+    request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
+    initial_backoff: float = DEFAULT_INITIAL_BACKOFF_SECONDS
+    max_backoff: float = DEFAULT_MAX_BACKOFF_SECONDS
 
     def __post_init__(self) -> None:
-        validate_seconds(self.deadline_seconds, "deadline_seconds", allow_zero=False)
-        validate_seconds(self.settle_seconds, "settle_seconds", allow_zero=True)
+        validate_seconds(self.deadline_seconds, "deadline_seconds", allow_zero=False, maximum=MAX_DEADLINE_SECONDS)
+        # Create and update settle for the whole deadline; refresh passes its shorter refresh_settle_seconds.
+        validate_seconds(self.settle_seconds, "settle_seconds", allow_zero=True, maximum=MAX_DEADLINE_SECONDS)
         validate_seconds(self.request_timeout_seconds, "request_timeout_seconds", allow_zero=False)
         validate_seconds(self.initial_backoff, "initial_backoff", allow_zero=False)
         validate_seconds(self.max_backoff, "max_backoff", allow_zero=False)

@@ -37,7 +37,6 @@ from .classify import (
     StepError,
     classify,
     json_object,
-    redact,
 )
 from .errors import (
     KIND_BAD_RESPONSE,
@@ -59,6 +58,7 @@ from .grants import match_grants
 from .http import build_client, client_for, is_tls_failure
 from .keyfile import ensure_not_expired
 from .model import VerificationRequest, VerificationResult
+from .redaction import redact
 from .retry import Budget, RetriesExhaustedError
 
 logger = logging.getLogger(__name__)

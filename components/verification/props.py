@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from components import limits
+
 from .errors import InvalidInputError, KeyFileError, VerificationError
 from .keyfile import MachineKey, ensure_not_expired, parse_key_file
 from .model import (
@@ -27,8 +29,9 @@ from .model import (
     validate_seconds,
 )
 
-DEFAULT_DEADLINE_SECONDS = 60.0
-DEFAULT_REFRESH_SETTLE_SECONDS = 5.0
+# The resource's defaults, as the provider module and the component read them; the values live in limits.
+DEFAULT_DEADLINE_SECONDS = limits.DEFAULT_DEADLINE_SECONDS
+DEFAULT_REFRESH_SETTLE_SECONDS = limits.DEFAULT_REFRESH_SETTLE_SECONDS
 
 
 def grant_to_input(grant: Grant) -> dict[str, Any]:
@@ -116,12 +119,16 @@ class VerificationProps:
             audience=validate_audience(raw.get("audience", ZITADEL_AUDIENCE)),
             insecure=insecure,
             deadline_seconds=validate_seconds(
-                raw.get("deadline_seconds", DEFAULT_DEADLINE_SECONDS), "deadline_seconds", allow_zero=False
+                raw.get("deadline_seconds", DEFAULT_DEADLINE_SECONDS),
+                "deadline_seconds",
+                allow_zero=False,
+                maximum=limits.MAX_DEADLINE_SECONDS,
             ),
             refresh_settle_seconds=validate_seconds(
                 raw.get("refresh_settle_seconds", DEFAULT_REFRESH_SETTLE_SECONDS),
                 "refresh_settle_seconds",
                 allow_zero=True,
+                maximum=limits.MAX_REFRESH_SETTLE_SECONDS,
             ),
         )
 
@@ -184,10 +191,18 @@ def input_failures(raw: Mapping[str, Any], *, is_unknown: Callable[[Any], bool],
     if known("audience"):
         attempt("audience", validate_audience)
     if known("deadline_seconds"):
-        attempt("deadline_seconds", lambda value: validate_seconds(value, "deadline_seconds", allow_zero=False))
+        attempt(
+            "deadline_seconds",
+            lambda value: validate_seconds(
+                value, "deadline_seconds", allow_zero=False, maximum=limits.MAX_DEADLINE_SECONDS
+            ),
+        )
     if known("refresh_settle_seconds"):
         attempt(
-            "refresh_settle_seconds", lambda value: validate_seconds(value, "refresh_settle_seconds", allow_zero=True)
+            "refresh_settle_seconds",
+            lambda value: validate_seconds(
+                value, "refresh_settle_seconds", allow_zero=True, maximum=limits.MAX_REFRESH_SETTLE_SECONDS
+            ),
         )
     return failures
 

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from components.settings import (
-    NO_EXPIRATION,
     SettingsError,
     derive_issuer,
     format_expiration,
@@ -38,13 +37,19 @@ def test_minimal_account_gets_org_owner_bearer_zitadel_audience_and_no_expiry() 
     settings = parse()
     (sa,) = settings.service_accounts
     assert sa.grants == (Grant(level="org", resource_id=ORG, roles=("ORG_OWNER",)),)
+    assert sa.roles == ("ORG_OWNER",)
+    assert (sa.org_id, sa.org) == (ORG, None)
     assert sa.access_token_type == "ACCESS_TOKEN_TYPE_BEARER"
     assert sa.audience == "zitadel"
-    assert sa.key_expiration == NO_EXPIRATION
-    assert sa.key_expiration_is_relative is False
+    assert (sa.key_lifetime_days, sa.key_expiration, sa.rotate_before_days) == (None, None, None)
+    assert sa.key_generation == 0
+    assert sa.former_names == ()
     assert sa.display_name == "ci-bot"
     assert settings.issuer == "https://acme.zitadel.cloud"
     assert settings.verification.deadline_seconds == 60.0
+    assert settings.verification.refresh_settle_seconds == 5.0
+    assert settings.organizations == ()
+    assert settings.preflight is True
 
 
 def test_issuer_is_derived_from_domain_port_and_insecure() -> None:
@@ -65,10 +70,11 @@ def test_issuer_override_is_normalised_to_an_origin() -> None:
     assert settings.issuer == "https://login.acme.example"
 
 
-def test_key_lifetime_days_becomes_a_utc_date_and_is_marked_relative() -> None:
+def test_key_lifetime_days_is_kept_as_a_policy_not_turned_into_a_date() -> None:
+    # The key-rotation resource dates the key with the program's clock; settings only keep the lifetime.
     (sa,) = parse([account(keyLifetimeDays=30)]).service_accounts
-    assert sa.key_expiration == "2026-12-28T12:00:00Z"
-    assert sa.key_expiration_is_relative is True
+    assert sa.key_lifetime_days == 30
+    assert sa.key_expiration is None
 
 
 def test_absolute_expiration_in_another_zone_is_normalised_to_utc_z_form() -> None:
@@ -89,6 +95,10 @@ def test_all_four_manager_levels_become_grants() -> None:
         ]
     ).service_accounts
     assert [g.level for g in sa.grants] == ["org", "instance", "project", "project_grant"]
+    assert sa.grants == sa.grants_for(ORG)
+    assert sa.instance_roles == ("IAM_OWNER_VIEWER",)
+    assert sa.project_roles == ((PROJECT_ID, ("PROJECT_OWNER",)),)
+    assert sa.project_grant_roles == ((PROJECT_ID, "42", ("PROJECT_GRANT_OWNER",)),)
     assert sa.grants[0].roles == ("ORG_OWNER", "ORG_USER_MANAGER")
     assert sa.grants[2] == Grant(level="project", resource_id=PROJECT_ID, roles=("PROJECT_OWNER",))
     assert sa.grants[3] == Grant(

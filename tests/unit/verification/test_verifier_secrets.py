@@ -14,8 +14,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from components.verification import VerificationRequest, try_verify
-from components.verification.classify import redact
 from components.verification.cli import main
+from components.verification.redaction import redact
 
 from .fake_zitadel import INVALID_GRANT, MEMBERSHIP_NOT_FOUND, FakeZitadel, Reply
 from .helpers import KEY_ID, ORG_ID, USER_ID, pem_body

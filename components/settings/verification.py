@@ -1,0 +1,43 @@
+"""How the program proves each account: the ``zitadel-bootstrap:verification`` object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components import limits
+
+from .errors import Problems
+from .fields import as_bool, as_seconds, show, unknown_keys
+from .keys import project_key
+from .model import VerificationSettings
+
+VERIFICATION_KEYS = frozenset({"enabled", "deadlineSeconds", "refreshSettleSeconds"})
+
+
+def parse_verification(value: Any, problems: Problems) -> VerificationSettings:
+    key = project_key("verification")
+    if value is None:
+        return VerificationSettings()
+    if not isinstance(value, dict):
+        problems.add(key, f"must be an object such as {{deadlineSeconds: 60}}, got {show(value)}")
+        return VerificationSettings()
+    unknown_keys(value, key, VERIFICATION_KEYS, problems)
+    return VerificationSettings(
+        enabled=as_bool(value.get("enabled"), f"{key}.enabled", problems, default=True),
+        deadline_seconds=as_seconds(
+            value.get("deadlineSeconds"),
+            f"{key}.deadlineSeconds",
+            problems,
+            default=limits.DEFAULT_DEADLINE_SECONDS,
+            maximum=limits.MAX_DEADLINE_SECONDS,
+            allow_zero=False,
+        ),
+        refresh_settle_seconds=as_seconds(
+            value.get("refreshSettleSeconds"),
+            f"{key}.refreshSettleSeconds",
+            problems,
+            default=limits.DEFAULT_REFRESH_SETTLE_SECONDS,
+            maximum=limits.MAX_REFRESH_SETTLE_SECONDS,
+            allow_zero=True,
+        ),
+    )

@@ -30,7 +30,7 @@ from pulumi.runtime import known_types, rpc
 from components import clock
 
 from .errors import VerificationError
-from .keyfile import parse_key_file
+from .keyfile import ensure_not_expired, parse_key_file
 from .model import ZITADEL_AUDIENCE, Grant, VerificationResult
 from .proof import try_verify, verify
 from .props import (
@@ -135,14 +135,21 @@ def _failed_result(props: Mapping[str, Any], error: VerificationError) -> Verifi
 
 
 def _run(props: VerificationProps, *, refresh: bool) -> VerificationResult:
-    """Create/update verify with the whole deadline to settle and raise; refresh reports with its short settle."""
+    """Create/update verify with the whole deadline to settle and raise; refresh reports with its short settle.
+
+    Whether the key has expired is judged by the program's clock (``components.clock``, which tests may shift
+    by days); the assertion's iat/exp use real time, because ZITADEL checks them against its own clock.
+    """
     time = clock.current()
-    if refresh:
-        request = props.request(settle_seconds=props.refresh_settle_seconds)
-        return try_verify(request, clock=time.now, monotonic=time.monotonic, sleep=time.sleep)
+    request = props.request(settle_seconds=props.refresh_settle_seconds if refresh else None)
     try:
-        return verify(props.request(settle_seconds=None), clock=time.now, monotonic=time.monotonic, sleep=time.sleep)
+        ensure_not_expired(request.key, time.now())
+        if refresh:
+            return try_verify(request, monotonic=time.monotonic, sleep=time.sleep)
+        return verify(request, monotonic=time.monotonic, sleep=time.sleep)
     except VerificationError as error:
+        if refresh:
+            return _failed_result(props.to_inputs(), error)
         # The engine prints the traceback: the chain of HTTP internals adds nothing for the operator.
         raise error from None
 

@@ -21,6 +21,7 @@ import pytest
 from tests.e2e.leaks import assert_no_leaks
 from tests.e2e.stacks import (
     INSTANCE_MEMBER,
+    KEY_ROTATION_TYPE,
     MACHINE_KEY,
     MACHINE_USER,
     ORG_MEMBER,
@@ -126,10 +127,11 @@ def test_up_previews_then_creates_every_resource_through_the_plugin(deployed: De
         PROJECT_MEMBER: 1,
         PROJECT_GRANT_MEMBER: 1,
         VERIFICATION_TYPE: 2,
+        KEY_ROTATION_TYPE: 2,
     }
     in_state = deployed.stack.types_in_state()
     assert {type_: in_state.get(type_) for type_ in expected} == expected
-    assert re.search(r"^\s+\+ 14 created$", output, re.MULTILINE), output[-800:]
+    assert re.search(r"^\s+\+ 16 created$", output, re.MULTILINE), output[-800:]
 
 
 def test_up_creates_the_users_keys_and_grants_in_zitadel(deployed: Deployed) -> None:

@@ -13,7 +13,6 @@ import pytest
 
 from components.service_account import RESOURCE_TYPE, ServiceAccount, ServiceAccountArgs
 from components.settings import ServiceAccountSettings, VerificationSettings
-from components.verification.model import Grant
 
 ORG = "259254409320316419"
 KEY_JSON = json.dumps({"type": "serviceaccount", "keyId": "k1", "key": "not-a-real-key", "userId": "u1"})
@@ -25,6 +24,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     #: name -> (parent URN, dependency URNs) as the SDK sent them to the monitor.
     links: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     ignore_changes: dict[str, list[str]] = field(default_factory=dict)
+    aliases: dict[str, list[Any]] = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         self.resources[args.name] = args
@@ -35,6 +35,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "zitadel:index/machineKey:MachineKey":
             state["keyDetails"] = KEY_JSON
             return "k1", state
+        if args.typ == "pulumi-python:dynamic/rotation:KeyRotation":
+            # The provider plans the schedule; under mocks, the fixed date stands in for it.
+            expires = args.inputs.get("fixed_expiration") or "2027-04-01T12:00:00Z"
+            state.update(expires_at=expires, days_left=30, due=False)
+            return f"{args.name}-id", state
         if args.typ.startswith("pulumi-python:dynamic"):
             state.update(
                 verified=True,
@@ -65,6 +70,7 @@ def mocks() -> RecordingMocks:
     def recording_register(request: Any) -> Any:
         recorder.links[request.name] = (request.parent, list(request.dependencies))
         recorder.ignore_changes[request.name] = list(request.ignoreChanges)
+        recorder.aliases[request.name] = list(request.aliases)
         return register(request)
 
     monitor.RegisterResource = recording_register
@@ -79,19 +85,19 @@ def settings(**changes: Any) -> ServiceAccountSettings:
         display_name="CI bot",
         description="deploys things",
         access_token_type="ACCESS_TOKEN_TYPE_BEARER",
-        grants=(Grant(level="org", resource_id=ORG, roles=("ORG_OWNER",)),),
+        roles=("ORG_OWNER",),
         key_expiration="2027-01-01T00:00:00Z",
-        key_expiration_is_relative=False,
-        audience="zitadel",
+        rotate_before_days=30,
     )
     return replace(base, **changes)
 
 
-def build(account: ServiceAccountSettings, **verification: Any) -> ServiceAccount:
+def build(account: ServiceAccountSettings, org_id: pulumi.Input[str] = ORG, **verification: Any) -> ServiceAccount:
     return ServiceAccount(
         account.name,
         ServiceAccountArgs(
             account=account,
+            org_id=org_id,
             issuer="https://acme.example",
             insecure=False,
             verification=VerificationSettings(**verification),
@@ -119,12 +125,20 @@ def test_declares_user_key_org_member_and_verification_named_from_the_component(
     sa = build(settings())
 
     def check(_: Any) -> None:
-        assert set(mocks.resources) == {"ci", "ci-user", "ci-key", "ci-org-member", "ci-verification"}
+        assert set(mocks.resources) == {
+            "ci",
+            "ci-user",
+            "ci-key-rotation",
+            "ci-key",
+            "ci-org-member",
+            "ci-verification",
+        }
         assert mocks.resources["ci"].typ == RESOURCE_TYPE
         assert mocks.resources["ci-user"].typ == "zitadel:index/machineUser:MachineUser"
         assert mocks.resources["ci-key"].typ == "zitadel:index/machineKey:MachineKey"
         assert mocks.resources["ci-org-member"].typ == "zitadel:index/orgMember:OrgMember"
-        assert mocks.resources["ci-verification"].typ.startswith("pulumi-python:dynamic")
+        assert mocks.resources["ci-verification"].typ.startswith("pulumi-python:dynamic/verification")
+        assert mocks.resources["ci-key-rotation"].typ == "pulumi-python:dynamic/rotation:KeyRotation"
 
     return settled(sa).apply(check)
 
@@ -186,7 +200,7 @@ def test_all_children_are_parented_to_the_component(mocks: RecordingMocks) -> An
 
     def check(urn: str) -> None:
         children = {name: link for name, link in mocks.links.items() if name != "ci"}
-        assert len(children) == 4
+        assert len(children) == 5
         for name, (parent, _) in children.items():
             assert parent == urn, f"{name} is parented to {parent!r}, not the component"
 
@@ -195,11 +209,7 @@ def test_all_children_are_parented_to_the_component(mocks: RecordingMocks) -> An
 
 @pulumi.runtime.test
 def test_verification_depends_on_the_key_and_every_grant(mocks: RecordingMocks) -> Any:
-    grants = (
-        Grant(level="org", resource_id=ORG, roles=("ORG_OWNER",)),
-        Grant(level="instance", resource_id="", roles=("IAM_OWNER_VIEWER",)),
-    )
-    sa = build(settings(grants=grants))
+    sa = build(settings(instance_roles=("IAM_OWNER_VIEWER",)))
 
     def check(_: Any) -> None:
         _, deps = mocks.links["ci-verification"]
@@ -211,13 +221,13 @@ def test_verification_depends_on_the_key_and_every_grant(mocks: RecordingMocks) 
 
 @pulumi.runtime.test
 def test_four_manager_levels_yield_four_member_resources(mocks: RecordingMocks) -> Any:
-    grants = (
-        Grant(level="org", resource_id=ORG, roles=("ORG_OWNER",)),
-        Grant(level="instance", resource_id="", roles=("IAM_OWNER_VIEWER",)),
-        Grant(level="project", resource_id="77", roles=("PROJECT_OWNER",)),
-        Grant(level="project_grant", resource_id="88", roles=("PROJECT_GRANT_OWNER",), project_id="77"),
+    sa = build(
+        settings(
+            instance_roles=("IAM_OWNER_VIEWER",),
+            project_roles=(("77", ("PROJECT_OWNER",)),),
+            project_grant_roles=(("77", "88", ("PROJECT_GRANT_OWNER",)),),
+        )
     )
-    sa = build(settings(grants=grants))
 
     def check(_: Any) -> None:
         assert mocks.resources["ci-instance-member"].typ == "zitadel:index/instanceMember:InstanceMember"
@@ -264,18 +274,63 @@ def test_verification_summary_exposes_no_key_material(mocks: RecordingMocks) -> 
 
 def test_disabled_verification_declares_no_verification_resource(mocks: RecordingMocks) -> None:
     build_all(settings(), enabled=False)
-    assert set(mocks.resources) == {"ci", "ci-user", "ci-key", "ci-org-member"}
+    assert set(mocks.resources) == {"ci", "ci-user", "ci-key-rotation", "ci-key", "ci-org-member"}
 
 
 def test_no_org_member_when_only_instance_roles_are_granted(mocks: RecordingMocks) -> None:
-    build_all(settings(grants=(Grant(level="instance", resource_id="", roles=("IAM_OWNER",)),)))
+    build_all(settings(roles=(), instance_roles=("IAM_OWNER",)))
     assert "ci-org-member" not in mocks.resources
     assert "ci-instance-member" in mocks.resources
 
 
-def test_relative_key_expiration_is_pinned_with_ignore_changes(mocks: RecordingMocks) -> None:
-    build_all(settings(key_expiration_is_relative=True))
-    assert "ci-key" in mocks.resources
-    # The engine (not the mocks) applies ignore_changes; what the SDK sends is what we can pin here.
-    assert mocks.ignore_changes["ci-key"] == ["expirationDate"]
-    assert mocks.ignore_changes["ci-user"] == []
+@pulumi.runtime.test
+def test_the_key_takes_its_expiry_from_its_rotation_schedule_and_nothing_is_pinned(mocks: RecordingMocks) -> Any:
+    sa = build(settings(key_expiration=None, key_lifetime_days=90, rotate_before_days=30, key_generation=2))
+
+    def check(_: Any) -> None:
+        rotation = mocks.resources["ci-key-rotation"].inputs
+        assert (rotation["lifetime_days"], rotation["rotate_before_days"], rotation["generation"]) == (90, 30, 2)
+        assert rotation["account"] == "ci"
+        # A new date from the schedule replaces the key: nothing may pin it.
+        assert mocks.ignore_changes["ci-key"] == []
+        assert mocks.resources["ci-key"].inputs["expirationDate"] == "2027-04-01T12:00:00Z"
+        assert any(urn.endswith("::ci-key-rotation") for urn in mocks.links["ci-key"][1])
+
+    return settled(sa).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_key_summary_shows_expiry_days_left_and_rotation(mocks: RecordingMocks) -> Any:
+    sa = build(settings())
+
+    def check(key: Any) -> None:
+        assert key == {
+            "id": "k1",
+            "expiresAt": "2027-01-01T00:00:00Z",
+            "daysLeft": 30,
+            "rotateAt": None,
+            "rotationDue": False,
+        }
+
+    return sa.key.apply(check)
+
+
+def test_former_names_become_aliases_of_the_component(mocks: RecordingMocks) -> None:
+    build_all(settings(name="deployer", former_names=("ci", "builder")))
+    aliases = mocks.aliases["deployer"]
+    assert [alias.spec.name for alias in aliases] == ["ci", "builder"]
+
+
+@pulumi.runtime.test
+def test_an_org_declared_by_the_program_reaches_every_child_and_the_grants(mocks: RecordingMocks) -> Any:
+    created_org = pulumi.Output.from_input("555000111")
+    sa = build(settings(org_id=None, org="team-a"), org_id=created_org)
+
+    def check(_: Any) -> None:
+        for name in ("ci-user", "ci-key", "ci-org-member"):
+            assert mocks.resources[name].inputs["orgId"] == "555000111", name
+        proof = mocks.resources["ci-verification"].inputs
+        assert proof["org_id"] == "555000111"
+        assert proof["grants"] == [{"level": "org", "resource_id": "555000111", "roles": ["ORG_OWNER"]}]
+
+    return settled(sa).apply(check)

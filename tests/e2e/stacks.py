@@ -8,6 +8,7 @@ stand-in's instance admin key (``zitadel:jwtProfileFile``), as stacks/Pulumi.loc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from tools.standin import StandIn
 
 PASSPHRASE = "zitadel-bootstrap-e2e"  # a throwaway passphrase of a throwaway backend
 VERIFICATION_TYPE = "pulumi-python:dynamic/verification:JwtBearerVerification"
+KEY_ROTATION_TYPE = "pulumi-python:dynamic/rotation:KeyRotation"
 MACHINE_USER = "zitadel:index/machineUser:MachineUser"
 MACHINE_KEY = "zitadel:index/machineKey:MachineKey"
 ORG_MEMBER = "zitadel:index/orgMember:OrgMember"
@@ -53,9 +55,18 @@ class E2EStack:
 
     @classmethod
     def create(
-        cls, directory: Path, name: str, standin: StandIn, accounts: list[dict[str, Any]], **config: Any
+        cls,
+        directory: Path,
+        name: str,
+        standin: StandIn,
+        accounts: list[dict[str, Any]],
+        *,
+        backend_url: str | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        **config: Any,
     ) -> E2EStack:
-        cli = PulumiCli(make_project_copy(directory), name, PASSPHRASE)
+        """``backend_url`` (and ``extra_env``, e.g. its credentials): another backend than the local file one."""
+        cli = PulumiCli(make_project_copy(directory), name, PASSPHRASE, backend_url, dict(extra_env or {}))
         ALL_CLIS.append(cli)
         cli.init()
         stack = cls(cli, standin, accounts)

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Builds SeaweedFS's `weed` (the version in versions.env) from its Go module into the cache and prints the
+# binary's path (stdout: that path only). The e2e tests run it as an S3-compatible, distributed object store
+# that holds Pulumi state (tools/seaweedfs.py starts it).
+#
+# How:
+#   1. fetch github.com/seaweedfs/seaweedfs at the pinned pseudo-version (tools/build/seaweedfs pins it; go.sum
+#      there checks the download);
+#   2. copy the module out of the read-only module cache: its go.mod has replace directives, which apply only
+#      when the module itself is the main module;
+#   3. `go build ./weed` inside the copy, so that the module's own go.mod and go.sum check every dependency;
+#      CGO off, the commit set where `weed version` reads it.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+. "$here/versions.env"
+module_dir="$here/build/seaweedfs"
+SEAWEEDFS_MODULE=github.com/seaweedfs/seaweedfs
+CACHE="${ZB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/zitadel-bootstrap}"
+key="$(cat "$module_dir/go.mod" "$module_dir/go.sum" | sha256sum | cut -c1-12)"
+out="$CACHE/seaweedfs-$SEAWEEDFS_VERSION-$key/bin"
+bin="$out/weed"
+if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
+
+say() { echo "build-seaweedfs: $*" >&2; }
+if ! grep -qx "require $SEAWEEDFS_MODULE $SEAWEEDFS_VERSION" "$module_dir/go.mod"; then
+  say "$module_dir/go.mod does not require $SEAWEEDFS_MODULE $SEAWEEDFS_VERSION (versions.env): make them agree"
+  exit 1
+fi
+command -v go >/dev/null || { say "Go 1.26+ is needed to build SeaweedFS from its module"; exit 1; }
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.build-seaweedfs.lock"
+flock 9
+if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
+
+say "building weed (SeaweedFS $SEAWEEDFS_VERSION) from Go modules (GOPROXY=$(go env GOPROXY)); a few minutes"
+start=$(date +%s)
+if ! info="$(cd "$module_dir" && GOFLAGS=-mod=readonly go mod download -json "$SEAWEEDFS_MODULE" 2>&1)"; then
+  why="$(printf '%s' "$info" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("Error",""))' 2>/dev/null || true)"
+  say "fetching $SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION failed: ${why:-$info}"
+  say "it needs a GOPROXY that serves it (the public proxy does: https://proxy.golang.org)"
+  exit 2
+fi
+src="$(printf '%s' "$info" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
+
+work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+cp -R "$src" "$work/seaweedfs"
+chmod -R u+w "$work/seaweedfs"
+commit="${SEAWEEDFS_VERSION##*-}"
+(cd "$work/seaweedfs" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath \
+  -ldflags "-s -w -X $SEAWEEDFS_MODULE/weed/util/version.COMMIT=$commit" \
+  -o "$work/weed" ./weed) >&2
+reported="$("$work/weed" version 2>/dev/null)" || true
+case "$reported" in
+  *"$commit"*) ;;
+  *) say "the built weed's version says '$reported', expected commit $commit"; exit 1 ;;
+esac
+rm -rf "$out.tmp"; mkdir -p "$out.tmp"
+install -m 755 "$work/weed" "$out.tmp/"
+rm -rf "$out"; mv "$out.tmp" "$out"
+say "built in $(( $(date +%s) - start )) s"
+echo "$bin"

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.reliability import summary_lines
 from tests.e2e.stacks import ALL_CLIS
 from tools.pulumi_cli import ENGINE_HINT, pulumi_binary
 from tools.standin import StandIn, StandInError
@@ -67,6 +68,11 @@ def clean_faults(standin: StandIn) -> Iterator[StandIn]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    reliability = summary_lines()
+    if reliability:
+        terminalreporter.section("e2e: reliability (faults and interruptions)")
+        for line in reliability:
+            terminalreporter.write_line(line)
     runs = [run for cli in ALL_CLIS for run in cli.runs]
     if not runs:
         return

@@ -8,6 +8,7 @@ stand-in's instance admin key (``zitadel:jwtProfileFile``), as stacks/Pulumi.loc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,8 @@ INSTANCE_MEMBER = "zitadel:index/instanceMember:InstanceMember"
 PROJECT_MEMBER = "zitadel:index/projectMember:ProjectMember"
 PROJECT_GRANT_MEMBER = "zitadel:index/projectGrantMember:ProjectGrantMember"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker of a secret value in state
+#: The step names a preview prints after a resource with a change.
+PLAN_STEPS = "create|update|replace|delete|create-replacement|delete-replaced|replace-replaced"
 #: Every stack's CLI of the layer, for the timing report at the end.
 ALL_CLIS: list[PulumiCli] = []
 
@@ -102,3 +105,12 @@ class E2EStack:
 
     def output_text(self) -> str:
         return "\n".join(run.output for run in self.cli.runs)
+
+
+def changed_lines(output: str) -> list[str]:
+    """The plan lines of resources with a change (create, update, replace, delete) in a preview's output."""
+    return [
+        line.strip()
+        for line in output.splitlines()
+        if re.match(rf"^\s*[-+~]+\s+\S+:\S+\s+\S+\s+({PLAN_STEPS})(\s+\[diff: [^]]*\])?\s*$", line)
+    ]

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.stacks import MACHINE_USER, VERIFICATION_TYPE, E2EStack
-from tests.e2e.test_lifecycle import changed_lines
+from tests.e2e.stacks import MACHINE_USER, VERIFICATION_TYPE, E2EStack, changed_lines
 from tools.standin import StandIn
 
 

@@ -30,12 +30,10 @@ from tests.e2e.stacks import (
     SECRET_SIG,
     VERIFICATION_TYPE,
     E2EStack,
+    changed_lines,
 )
 from tools.pulumi_cli import EXIT_DRIFT, EXIT_FAILED, REPO
 from tools.standin import StandIn
-
-#: The step names a preview prints after a resource with a change.
-PLAN_STEPS = "create|update|replace|delete|create-replacement|delete-replaced|replace-replaced"
 
 
 @dataclass
@@ -101,15 +99,6 @@ def converged(deployed: Deployed, request: pytest.FixtureRequest) -> Iterator[De
         for user_id in (u["id"] for u in deployed.standin.state()["users"] if u["state"] != "USER_STATE_ACTIVE"):
             deployed.standin.reactivate_user(user_id)
         deployed.stack.cli.up("--refresh", label="repair after a failed test")
-
-
-def changed_lines(output: str) -> list[str]:
-    """The plan lines of resources with a change (create, update, replace, delete) in a preview's output."""
-    return [
-        line.strip()
-        for line in output.splitlines()
-        if re.match(rf"^\s*[-+~]+\s+\S+:\S+\s+\S+\s+({PLAN_STEPS})(\s+\[diff: [^]]*\])?\s*$", line)
-    ]
 
 
 # --- up from empty -------------------------------------------------------------------------------------------

@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 
 from components.clock import SHIFT_VARIABLE
-from tests.e2e.stacks import E2EStack
-from tests.e2e.test_lifecycle import changed_lines
+from tests.e2e.stacks import E2EStack, changed_lines
 from tools.pulumi_cli import EXIT_DRIFT, EXIT_FAILED, REPO
 from tools.standin import StandIn
 

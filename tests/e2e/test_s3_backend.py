@@ -32,8 +32,8 @@ from tests.e2e.stacks import (
     SECRET_SIG,
     VERIFICATION_TYPE,
     E2EStack,
+    changed_lines,
 )
-from tests.e2e.test_lifecycle import changed_lines
 from tools.pulumi_cli import (
     EXIT_DRIFT,
     EXIT_FAILED,

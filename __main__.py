@@ -3,10 +3,12 @@
 import pulumi
 import pulumiverse_zitadel as zitadel
 
+from components.preflight import run_preflight
 from components.service_account import ServiceAccount, ServiceAccountArgs
 from components.settings import load_settings
 
 settings = load_settings()
+run_preflight(settings)
 
 orgs = {org.name: zitadel.Org(org.name, name=org.display_name) for org in settings.organizations}
 accounts = {

@@ -21,7 +21,7 @@ from .model import (
     VerificationRequest,
     VerificationResult,
 )
-from .proof import JWT_BEARER_GRANT_TYPE, try_verify, verify
+from .proof import JWT_BEARER_GRANT_TYPE, held_permissions, try_verify, verify
 
 __all__ = [
     "DEFAULT_ASSERTION_LIFETIME_SECONDS",
@@ -43,6 +43,7 @@ __all__ = [
     "VerificationRequest",
     "VerificationResult",
     "build_assertion",
+    "held_permissions",
     "match_grants",
     "parse_key_file",
     "try_verify",

@@ -14,7 +14,7 @@ import enum
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -67,6 +67,7 @@ JWT_BEARER_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 USERS_ME_PATH = "/auth/v1/users/me"
 MEMBERSHIPS_SEARCH_PATH = "/auth/v1/memberships/me/_search"
+PERMISSIONS_SEARCH_PATH = "/auth/v1/permissions/zitadel/me/_search"
 USER_STATE_ACTIVE = "USER_STATE_ACTIVE"
 # Zero values are omitted by ZITADEL's REST gateway, so an absent state is "unspecified", not "inactive".
 USER_STATES_NOT_INACTIVE = frozenset({USER_STATE_ACTIVE, "USER_STATE_UNSPECIFIED", ""})
@@ -83,6 +84,7 @@ class Step(enum.Enum):
     TOKEN = ("the token exchange", TokenExchangeError)
     IDENTITY = ("the identity proof (users/me)", ApiProofError)
     GRANTS = ("the grant proof (memberships/me)", ApiProofError)
+    PERMISSIONS = ("the permission check (permissions/zitadel/me)", ApiProofError)
 
     def __init__(self, label: str, error: type[VerificationError]) -> None:
         self.label = label
@@ -219,10 +221,14 @@ class _Proof:
         org = f", org {self.request.org_id}" if self.request.org_id else ""
         return f"user {key.user_id} (key {key.key_id}{org})"
 
-    def run(self) -> VerificationResult:
+    def log_in(self) -> TokenGrant:
         ensure_not_expired(self.request.key, self.clock())
         discovery = self._step(Step.DISCOVERY, self._discover)
-        token = self.token = self._step(Step.TOKEN, lambda: self._exchange(discovery))
+        self.token = self._step(Step.TOKEN, lambda: self._exchange(discovery))
+        return self.token
+
+    def run(self) -> VerificationResult:
+        token = self.log_in()
         self._step(Step.IDENTITY, lambda: self._prove_identity(token))
         if self.request.grants:
             self._step(Step.GRANTS, lambda: self._prove_grants(token))
@@ -390,6 +396,28 @@ class _Proof:
                 hint=HINT_ROLES_MISSING,
             )
 
+    def permissions_in(self, org_id: str | None) -> frozenset[str]:
+        """The ZITADEL permissions the token's user holds in ``org_id``'s context (its own org when None);
+        instance-level roles count in every org."""
+        assert self.token is not None, "run() first"  # noqa: S101
+        token = self.token
+
+        def ask() -> frozenset[str]:
+            what = f"POST {PERMISSIONS_SEARCH_PATH} for user {self.request.key.user_id}"
+            headers = {"Authorization": f"Bearer {token.access_token}"}
+            if org_id:
+                headers[ORG_HEADER] = org_id
+            response = self._send("POST", self.request.issuer + PERMISSIONS_SEARCH_PATH, what, headers=headers, json={})
+            if response.status_code != 200:
+                raise classify(API_RULES, response, f"{what} in org {org_id}" if org_id else what, self.clock())
+            body = json_object(response)
+            result = body.get("result", []) if body else None  # omitted when empty
+            if not isinstance(result, list) or not all(isinstance(item, str) for item in result):
+                raise StepError(KIND_BAD_RESPONSE, "fatal", f"{what} returned a malformed result list")
+            return frozenset(result)
+
+        return self._step(Step.PERMISSIONS, ask)
+
     def _list_memberships(self, token: TokenGrant) -> list[dict[str, Any]]:
         what = f"POST {MEMBERSHIPS_SEARCH_PATH} for user {self.request.key.user_id}"
         url = self.request.issuer + MEMBERSHIPS_SEARCH_PATH
@@ -476,6 +504,29 @@ def try_verify(
     except VerificationError as error:
         logger.debug("verification of %s failed: %s", proof.subject(), error.kind)
         return proof.result(verified=False, error=error)
+    finally:
+        if own is not None:
+            own.close()
+
+
+def held_permissions(
+    request: VerificationRequest,
+    org_ids: Sequence[str | None],
+    *,
+    clock: Callable[[], float] | None = None,
+    monotonic: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> dict[str | None, frozenset[str]]:
+    """Log in with the key and list the ZITADEL permissions it holds in each org context.
+
+    For a preflight: what an admin key may do, before a plan needs it. Raises a VerificationError when the key
+    cannot log in or an org is unknown. The permission search itself proves the token reaches ZITADEL's API.
+    """
+    proof, own = _proof(request, clock or time.time, monotonic or time.monotonic, sleep or time.sleep, transport, None)
+    try:
+        proof.log_in()
+        return {org_id: proof.permissions_in(org_id) for org_id in org_ids}
     finally:
         if own is not None:
             own.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -91,7 +92,10 @@ def _required_id(document: dict[str, Any], name: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=1024)
 def _load_private_key(pem: str) -> tuple[PrivateKey, Algorithm]:
+    # Loading checks the RSA key's consistency, about 29 ms; the dynamic provider parses the same key in check,
+    # diff, create and read of one resource, so each process loads each key once. Failures are not cached.
     try:
         loaded = serialization.load_pem_private_key(pem.encode("utf-8"), password=None)
     except TypeError as exc:

@@ -66,9 +66,9 @@ test: lint test-unit test-standin test-integration test-e2e
 demo: venv standin
 	@$(WITH_ENGINE) $(BIN)/python -m tools.demo
 
-# Figures, not tests: the verifier's latency, and whole-program engine timings with the plugin.
+# Figures, not tests: the verifier's latency, whole-program timings with the plugin, and the program at scale.
 bench: venv standin
-	@$(WITH_ENGINE) $(BIN)/python -m bench.run
+	@$(WITH_ENGINE) $(BIN)/python -m bench.run && $(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) .pulumi-state/.pulumi .standin .engine standin/bin

@@ -14,14 +14,14 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 . "$here/versions.env"
 module_dir="$here/build/engine"
-CACHE="${ZB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/zitadel-bootstrap}"
-key="$(cat "$module_dir/go.mod" "$module_dir/go.sum" | sha256sum | cut -c1-12)"
-out="$CACHE/engine-v$PULUMI_VERSION-$key/bin"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+say() { echo "build-engine: $*" >&2; }
+out="$CACHE/engine-v$PULUMI_VERSION-$(cache_key "$module_dir")/bin"
 complete() { [ -x "$out/pulumi" ] && [ -x "$out/pulumi-language-python" ] && [ -x "$out/pulumi-language-python-exec" ] \
   && [ -x "$out/pulumi-resource-pulumi-python" ]; }
 if complete; then echo "$out"; exit 0; fi
 
-say() { echo "build-engine: $*" >&2; }
 required="$(cd "$module_dir" && go mod edit -json | python3 -c '
 import json, sys
 print(next(r["Version"] for r in json.load(sys.stdin)["Require"] if r["Path"] == "github.com/pulumi/pulumi/pkg/v3"))')"
@@ -30,10 +30,8 @@ if [ "$required" != "v$PULUMI_VERSION" ]; then
   exit 1
 fi
 
-mkdir -p "$CACHE"
 # A cold build takes most of ten minutes of two cores: a second caller waits for the first instead.
-exec 9>"$CACHE/.build-engine.lock"
-flock 9
+lock_build engine
 if complete; then echo "$out"; exit 0; fi
 
 say "building pulumi v$PULUMI_VERSION and its Python language host from Go modules (GOPROXY=$(go env GOPROXY));"

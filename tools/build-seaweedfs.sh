@@ -16,36 +16,24 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/versions.env"
 module_dir="$here/build/seaweedfs"
 SEAWEEDFS_MODULE=github.com/seaweedfs/seaweedfs
-CACHE="${ZB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/zitadel-bootstrap}"
-key="$(cat "$module_dir/go.mod" "$module_dir/go.sum" | sha256sum | cut -c1-12)"
-out="$CACHE/seaweedfs-$SEAWEEDFS_VERSION-$key/bin"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+say() { echo "build-seaweedfs: $*" >&2; }
+out="$CACHE/seaweedfs-$SEAWEEDFS_VERSION-$(cache_key "$module_dir")/bin"
 bin="$out/weed"
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
-
-say() { echo "build-seaweedfs: $*" >&2; }
 if ! grep -qx "require $SEAWEEDFS_MODULE $SEAWEEDFS_VERSION" "$module_dir/go.mod"; then
   say "$module_dir/go.mod does not require $SEAWEEDFS_MODULE $SEAWEEDFS_VERSION (versions.env): make them agree"
   exit 1
 fi
 command -v go >/dev/null || { say "Go 1.26+ is needed to build SeaweedFS from its module"; exit 1; }
-mkdir -p "$CACHE"
-exec 9>"$CACHE/.build-seaweedfs.lock"
-flock 9
+lock_build seaweedfs
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
 
 say "building weed (SeaweedFS $SEAWEEDFS_VERSION) from Go modules (GOPROXY=$(go env GOPROXY)); a few minutes"
 start=$(date +%s)
-if ! info="$(cd "$module_dir" && GOFLAGS=-mod=readonly go mod download -json "$SEAWEEDFS_MODULE" 2>&1)"; then
-  why="$(printf '%s' "$info" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("Error",""))' 2>/dev/null || true)"
-  say "fetching $SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION failed: ${why:-$info}"
-  say "it needs a GOPROXY that serves it (the public proxy does: https://proxy.golang.org)"
-  exit 2
-fi
-src="$(printf '%s' "$info" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
-
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
-cp -R "$src" "$work/seaweedfs"
-chmod -R u+w "$work/seaweedfs"
+module_copy "$module_dir" "$SEAWEEDFS_MODULE" "$work/seaweedfs"
 commit="${SEAWEEDFS_VERSION##*-}"
 (cd "$work/seaweedfs" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath \
   -ldflags "-s -w -X $SEAWEEDFS_MODULE/weed/util/version.COMMIT=$commit" \
@@ -55,8 +43,6 @@ case "$reported" in
   *"$commit"*) ;;
   *) say "the built weed's version says '$reported', expected commit $commit"; exit 1 ;;
 esac
-rm -rf "$out.tmp"; mkdir -p "$out.tmp"
-install -m 755 "$work/weed" "$out.tmp/"
-rm -rf "$out"; mv "$out.tmp" "$out"
+install_binaries "$out" "$work/weed"
 say "built in $(( $(date +%s) - start )) s"
 echo "$bin"

@@ -16,33 +16,20 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/versions.env"
 module_dir="$here/build/zitadel-plugin"
 PROVIDER_MODULE=github.com/pulumiverse/pulumi-zitadel/provider
-CACHE="${ZB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/zitadel-bootstrap}"
-key="$(cat "$module_dir/go.mod" "$module_dir/go.sum" | sha256sum | cut -c1-12)"
-out="$CACHE/pulumi-resource-zitadel-v$ZITADEL_PLUGIN_VERSION-$key/bin"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+say() { echo "build-zitadel-plugin: $*" >&2; }
+out="$CACHE/pulumi-resource-zitadel-v$ZITADEL_PLUGIN_VERSION-$(cache_key "$module_dir")/bin"
 bin="$out/pulumi-resource-zitadel"
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
-
-say() { echo "build-zitadel-plugin: $*" >&2; }
-mkdir -p "$CACHE"
-exec 9>"$CACHE/.build-zitadel-plugin.lock"
-flock 9
+lock_build zitadel-plugin
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
 
 say "building pulumi-resource-zitadel $ZITADEL_PLUGIN_VERSION from Go modules (GOPROXY=$(go env GOPROXY))"
+say "(with internet access, the release binary instead: pulumi plugin install resource zitadel $ZITADEL_PLUGIN_VERSION --server github://api.github.com/pulumiverse)"
 start=$(date +%s)
-if ! info="$(cd "$module_dir" && GOFLAGS=-mod=readonly go mod download -json "$PROVIDER_MODULE" 2>&1)"; then
-  why="$(printf '%s' "$info" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("Error",""))' 2>/dev/null || true)"
-  say "fetching $PROVIDER_MODULE failed: ${why:-$info}"
-  say "the public Go proxy does not serve it on every network: point GOPROXY at a mirror that does, e.g."
-  say "  export GOPROXY=\"file://\$(realpath ../shared/goproxy),\$(go env GOPROXY)\""
-  say "or, with internet access: pulumi plugin install resource zitadel $ZITADEL_PLUGIN_VERSION --server github://api.github.com/pulumiverse"
-  exit 2
-fi
-src="$(printf '%s' "$info" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
-
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
-cp -R "$src" "$work/provider"
-chmod -R u+w "$work/provider"
+module_copy "$module_dir" "$PROVIDER_MODULE" "$work/provider"
 (cd "$work/provider/cmd/pulumi-resource-zitadel" && VERSION="$ZITADEL_PLUGIN_VERSION" GOFLAGS=-mod=readonly go run ./generate.go) >&2
 (cd "$work/provider" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath \
   -ldflags "-s -w -X $PROVIDER_MODULE/pkg/version.Version=$ZITADEL_PLUGIN_VERSION" \
@@ -52,8 +39,6 @@ if [ "${reported#v}" != "$ZITADEL_PLUGIN_VERSION" ]; then
   say "the built plugin's -version says '$reported', expected $ZITADEL_PLUGIN_VERSION"
   exit 1
 fi
-rm -rf "$out.tmp"; mkdir -p "$out.tmp"
-install -m 755 "$work/pulumi-resource-zitadel" "$out.tmp/"
-rm -rf "$out"; mv "$out.tmp" "$out"
+install_binaries "$out" "$work/pulumi-resource-zitadel"
 say "built in $(( $(date +%s) - start )) s"
 echo "$bin"

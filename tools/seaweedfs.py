@@ -35,6 +35,8 @@ from urllib.parse import quote
 
 import httpx
 
+from tools.build_script import BuildError, run_build_script
+
 REPO = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO / "tools" / "build-seaweedfs.sh"
 REGION = "us-east-1"
@@ -61,24 +63,10 @@ class SeaweedFSError(RuntimeError):
 
 def build_seaweedfs() -> Path:
     """Build (or reuse) the `weed` binary and return its path."""
-    if not BUILD_SCRIPT.is_file():
-        raise SeaweedFSError(f"{BUILD_SCRIPT} is missing: SeaweedFS cannot be built")
     try:
-        done = subprocess.run(
-            [str(BUILD_SCRIPT)], cwd=REPO, capture_output=True, text=True, check=False, timeout=BUILD_TIMEOUT
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SeaweedFSError(f"building SeaweedFS with {BUILD_SCRIPT} failed: {exc}") from exc
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        raise SeaweedFSError(
-            f"building SeaweedFS with {BUILD_SCRIPT} failed (exit {done.returncode}); "
-            f"it needs Go 1.26+ and the Go module proxy:\n{done.stderr.strip()}"
-        )
-    binary = Path(lines[-1])
-    if not os.access(binary, os.X_OK):
-        raise SeaweedFSError(f"{BUILD_SCRIPT} reported {binary}, which is not an executable")
-    return binary
+        return run_build_script(BUILD_SCRIPT, "SeaweedFS", timeout=BUILD_TIMEOUT)
+    except BuildError as error:
+        raise SeaweedFSError(str(error)) from error
 
 
 def free_loopback_ports(count: int) -> list[int]:

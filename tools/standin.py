@@ -12,7 +12,6 @@ A binary that cannot be built or started raises StandInError: tests that need th
 from __future__ import annotations
 
 import json
-import os
 import selectors
 import shutil
 import subprocess
@@ -24,6 +23,8 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 import httpx
+
+from tools.build_script import BuildError, run_build_script
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO / "standin" / "build.sh"
@@ -41,22 +42,10 @@ class StandInError(RuntimeError):
 
 def build_standin() -> Path:
     """Build (or reuse) the stand-in binary and return its path."""
-    if not BUILD_SCRIPT.is_file():
-        raise StandInError(f"{BUILD_SCRIPT} is missing: the stand-in cannot be built")
     try:
-        done = subprocess.run([str(BUILD_SCRIPT)], cwd=REPO, capture_output=True, text=True, check=False, timeout=900)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise StandInError(f"building the stand-in with {BUILD_SCRIPT} failed: {exc}") from exc
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        raise StandInError(
-            f"building the stand-in with {BUILD_SCRIPT} failed (exit {done.returncode}); "
-            f"it needs Go 1.26+ and the Go module proxy:\n{done.stderr.strip()}"
-        )
-    binary = Path(lines[-1])
-    if not os.access(binary, os.X_OK):
-        raise StandInError(f"{BUILD_SCRIPT} reported {binary}, which is not an executable")
-    return binary
+        return run_build_script(BUILD_SCRIPT, "the stand-in", timeout=900)
+    except BuildError as error:
+        raise StandInError(str(error)) from error
 
 
 def rfc3339(moment: datetime | str) -> str:

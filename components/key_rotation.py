@@ -19,15 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    ResourceProvider,
-    UpdateResult,
-)
+from pulumi import dynamic
 
 from components import clock
 from components.limits import NO_EXPIRATION
@@ -88,37 +80,39 @@ def _with_status(props: Mapping[str, Any]) -> dict[str, Any]:
     return outs
 
 
-class KeyRotationProvider(ResourceProvider):
+class KeyRotationProvider(dynamic.ResourceProvider):
     """Dynamic provider of ``KeyRotation``: bookkeeping only, nothing remote."""
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
         try:
             policy = _policy(news)
         except (TypeError, ValueError) as error:
-            return CheckResult(news, [CheckFailure("rotate_before_days", f"{news.get('account')}: {error}")])
+            return dynamic.CheckResult(
+                news, [dynamic.CheckFailure("rotate_before_days", f"{news.get('account')}: {error}")]
+            )
         decided = plan(policy, _schedule(olds), clock.current().utcnow())
-        return CheckResult({**news, **_planned(news, decided)}, [])
+        return dynamic.CheckResult({**news, **_planned(news, decided)}, [])
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         changed = [name for name in (*POLICY_NAMES, *SCHEDULE_NAMES) if olds.get(name) != news.get(name)]
         # A fixed expiry inside its window cannot be rotated by `up`, but must keep showing as drift.
         attention = bool(news.get(REASON)) and not changed
-        return DiffResult(changes=bool(changed) or attention, replaces=[], delete_before_replace=False)
+        return dynamic.DiffResult(changes=bool(changed) or attention, replaces=[], delete_before_replace=False)
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(f"{props.get('account')}-key-rotation", _with_status(props))
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        return dynamic.CreateResult(f"{props.get('account')}-key-rotation", _with_status(props))
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return ReadResult(id_, _with_status(props))
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        return dynamic.ReadResult(id_, _with_status(props))
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(_with_status(news))
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        return dynamic.UpdateResult(_with_status(news))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         return
 
 
-class KeyRotation(pulumi.dynamic.Resource, module="rotation", name="KeyRotation"):
+class KeyRotation(dynamic.Resource, module="rotation", name="KeyRotation"):
     """The schedule of one account's machine key: expiry, rotation window, days left."""
 
     expires_at: pulumi.Output[str]

@@ -22,22 +22,21 @@ def parse_verification(value: Any, problems: Problems) -> VerificationSettings:
         problems.add(key, f"must be an object such as {{deadlineSeconds: 60}}, got {show(value)}")
         return VerificationSettings()
     unknown_keys(value, key, VERIFICATION_KEYS, problems)
+
+    def seconds(name: str, default: float, maximum: float, *, allow_zero: bool) -> float:
+        return as_seconds(
+            value.get(name), f"{key}.{name}", problems, default=default, maximum=maximum, allow_zero=allow_zero
+        )
+
     return VerificationSettings(
         enabled=as_bool(value.get("enabled"), f"{key}.enabled", problems, default=True),
-        deadline_seconds=as_seconds(
-            value.get("deadlineSeconds"),
-            f"{key}.deadlineSeconds",
-            problems,
-            default=limits.DEFAULT_DEADLINE_SECONDS,
-            maximum=limits.MAX_DEADLINE_SECONDS,
-            allow_zero=False,
+        deadline_seconds=seconds(
+            "deadlineSeconds", limits.DEFAULT_DEADLINE_SECONDS, limits.MAX_DEADLINE_SECONDS, allow_zero=False
         ),
-        refresh_settle_seconds=as_seconds(
-            value.get("refreshSettleSeconds"),
-            f"{key}.refreshSettleSeconds",
-            problems,
-            default=limits.DEFAULT_REFRESH_SETTLE_SECONDS,
-            maximum=limits.MAX_REFRESH_SETTLE_SECONDS,
+        refresh_settle_seconds=seconds(
+            "refreshSettleSeconds",
+            limits.DEFAULT_REFRESH_SETTLE_SECONDS,
+            limits.MAX_REFRESH_SETTLE_SECONDS,
             allow_zero=True,
         ),
     )

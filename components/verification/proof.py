@@ -14,9 +14,10 @@ import enum
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar, Unpack
 from urllib.parse import urlsplit
 
 import httpx
@@ -443,90 +444,72 @@ class _Proof:
         return collected
 
 
-def _proof(
-    request: VerificationRequest,
-    clock: Callable[[], float],
-    monotonic: Callable[[], float],
-    sleep: Callable[[float], None],
-    transport: httpx.BaseTransport | None,
-    rng: random.Random | None,
-) -> tuple[_Proof, httpx.Client | None]:
+class Runtime(TypedDict, total=False):
+    """What a run may be given instead of the real clock, sleep, network and jitter (tests)."""
+
+    clock: Callable[[], float]
+    """Wall time: assertion iat/exp, Retry-After dates."""
+    monotonic: Callable[[], float]
+    """Drives the budgets, with ``sleep``."""
+    sleep: Callable[[float], None]
+    transport: httpx.BaseTransport
+    """Gives the run a client of its own instead of the process's shared one."""
+    rng: random.Random
+
+
+@contextmanager
+def _running(request: VerificationRequest, runtime: Runtime) -> Iterator[_Proof]:
+    """A proof with its budget started; a client of its own when a transport is given, closed at the end.
+
+    Unset time functions are read at call time (time.time, time.monotonic, time.sleep), so tests can replace them.
+    """
     if not isinstance(request, VerificationRequest):
         raise TypeError("request must be a VerificationRequest")
     # Jitter only needs to decorrelate clients, not to be unpredictable.
-    budget = Budget(request.policy, monotonic, sleep, rng or random.Random())  # noqa: S311
+    rng = runtime.get("rng") or random.Random()  # noqa: S311
+    budget = Budget(request.policy, runtime.get("monotonic", time.monotonic), runtime.get("sleep", time.sleep), rng)
+    transport = runtime.get("transport")
     own = build_client(transport) if transport is not None else None
-    return _Proof(request, budget, clock, (lambda _url: own) if own is not None else client_for), own
-
-
-def verify(
-    request: VerificationRequest,
-    *,
-    clock: Callable[[], float] | None = None,
-    monotonic: Callable[[], float] | None = None,
-    sleep: Callable[[float], None] | None = None,
-    transport: httpx.BaseTransport | None = None,
-    rng: random.Random | None = None,
-) -> VerificationResult:
-    """Prove the key works and holds the grants; raise a VerificationError subclass when it does not.
-
-    ``clock`` is wall time (assertion iat/exp, Retry-After dates); ``monotonic`` and ``sleep`` drive the budgets.
-    Unset, they are read at call time (time.time, time.monotonic, time.sleep), so tests can replace them.
-    ``transport`` gives the run a client of its own instead of the process's shared one.
-    ``attempts`` in the result counts every HTTP request sent, retries and pages included.
-    """
-    proof, own = _proof(request, clock or time.time, monotonic or time.monotonic, sleep or time.sleep, transport, rng)
+    client = (lambda _url: own) if own is not None else client_for
     try:
-        result = proof.run()
+        yield _Proof(request, budget, runtime.get("clock", time.time), client)
     finally:
         if own is not None:
             own.close()
+
+
+def verify(request: VerificationRequest, **runtime: Unpack[Runtime]) -> VerificationResult:
+    """Prove the key works and holds the grants; raise a VerificationError subclass when it does not.
+
+    ``attempts`` in the result counts every HTTP request sent, retries and pages included.
+    """
+    with _running(request, runtime) as proof:
+        result = proof.run()
     logger.debug("verified %s in %d requests, %.2f s", proof.subject(), result.attempts, result.elapsed_seconds)
     return result
 
 
-def try_verify(
-    request: VerificationRequest,
-    *,
-    clock: Callable[[], float] | None = None,
-    monotonic: Callable[[], float] | None = None,
-    sleep: Callable[[float], None] | None = None,
-    transport: httpx.BaseTransport | None = None,
-    rng: random.Random | None = None,
-) -> VerificationResult:
+def try_verify(request: VerificationRequest, **runtime: Unpack[Runtime]) -> VerificationResult:
     """Like ``verify``, but a failed proof is reported as ``verified=False`` with its kind, not raised.
 
     What was learned before the failure (token type, roles found) stays in the result.
     """
-    proof, own = _proof(request, clock or time.time, monotonic or time.monotonic, sleep or time.sleep, transport, rng)
-    try:
-        return proof.run()
-    except VerificationError as error:
-        logger.debug("verification of %s failed: %s", proof.subject(), error.kind)
-        return proof.result(verified=False, error=error)
-    finally:
-        if own is not None:
-            own.close()
+    with _running(request, runtime) as proof:
+        try:
+            return proof.run()
+        except VerificationError as error:
+            logger.debug("verification of %s failed: %s", proof.subject(), error.kind)
+            return proof.result(verified=False, error=error)
 
 
 def held_permissions(
-    request: VerificationRequest,
-    org_ids: Sequence[str | None],
-    *,
-    clock: Callable[[], float] | None = None,
-    monotonic: Callable[[], float] | None = None,
-    sleep: Callable[[float], None] | None = None,
-    transport: httpx.BaseTransport | None = None,
+    request: VerificationRequest, org_ids: Sequence[str | None], **runtime: Unpack[Runtime]
 ) -> dict[str | None, frozenset[str]]:
     """Log in with the key and list the ZITADEL permissions it holds in each org context.
 
     For a preflight: what an admin key may do, before a plan needs it. Raises a VerificationError when the key
     cannot log in or an org is unknown. The permission search itself proves the token reaches ZITADEL's API.
     """
-    proof, own = _proof(request, clock or time.time, monotonic or time.monotonic, sleep or time.sleep, transport, None)
-    try:
+    with _running(request, runtime) as proof:
         proof.log_in()
         return {org_id: proof.permissions_in(org_id) for org_id in org_ids}
-    finally:
-        if own is not None:
-            own.close()

@@ -29,13 +29,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 from urllib.parse import quote
 
 import httpx
 
 from tools.build_script import BuildError, run_build_script
+from tools.server_process import ServerProcess
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO / "tools" / "build-seaweedfs.sh"
@@ -134,7 +134,7 @@ class _ExitedEarlyError(SeaweedFSError):
         super().__init__(f"weed exited with {code} before its S3 gateway was ready; log:\n{log}")
 
 
-class SeaweedFS:
+class SeaweedFS(ServerProcess):
     """One running `weed server` with the S3 gateway. Use `with SeaweedFS() as s3:` or `start()` and `stop()`."""
 
     def __init__(
@@ -272,18 +272,6 @@ class SeaweedFS:
         for flag, port in self._ports.items():
             if flag.endswith(".grpc"):
                 Path(f"/tmp/seaweedfs-{flag.split('.')[0]}-grpc-{port}.sock").unlink(missing_ok=True)  # noqa: S108
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     @property
     def log_path(self) -> Path | None:

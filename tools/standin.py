@@ -19,12 +19,12 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal, Self
 
 import httpx
 
 from tools.build_script import BuildError, run_build_script
+from tools.server_process import ServerProcess
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO / "standin" / "build.sh"
@@ -57,7 +57,7 @@ def rfc3339(moment: datetime | str) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class StandIn:
+class StandIn(ServerProcess):
     """One running stand-in. Use `with StandIn() as s:` or call `start()` and `stop()`."""
 
     def __init__(
@@ -209,18 +209,6 @@ class StandIn:
             shutil.rmtree(self._workdir, ignore_errors=True)
         self._workdir = None
         self._resume_listen = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     # --- what the ready file says ----------------------------------------------------------------------
 

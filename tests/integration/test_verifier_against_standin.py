@@ -135,7 +135,8 @@ def test_expired_key_is_refused_before_any_request(standin: StandIn) -> None:
     account = new_account(standin, roles=["ORG_OWNER"])
     expired = standin.add_machine_key(account.org_id, account.user_id, datetime.now(UTC) - timedelta(minutes=5))
     error = rejected(standin, account, key_json=expired, settle=0.5)
-    assert error.kind in {"key_expired", "key_rejected"}
+    assert error.kind == "key_expired"
+    assert "expired at" in error.message
 
 
 def test_deleted_key_is_rejected_as_key_rejected(standin: StandIn) -> None:
@@ -164,7 +165,8 @@ def test_deleted_user_is_rejected(standin: StandIn) -> None:
     account = new_account(standin, roles=["ORG_OWNER"])
     standin.delete_user(account.user_id)
     error = rejected(standin, account, settle=0.5)
-    assert error.kind in {"key_rejected", "user_not_found"}
+    # ZITADEL looks a key up among the keys of existing machine users: a deleted user's key is just unknown.
+    assert error.kind == "key_rejected"
 
 
 def test_removed_membership_is_reported_as_grant_missing(standin: StandIn) -> None:
@@ -270,7 +272,8 @@ def test_permanent_server_errors_end_in_a_deadline_error_that_names_them(standin
     standin.inject_fault("/auth/v1/users/me", status=503, count=-1)
     with pytest.raises(DeadlineExceededError) as caught:
         verify(request(standin, account, deadline=2.0))
-    assert "503" in str(caught.value) or "server" in str(caught.value).lower()
+    assert caught.value.last_kind == "server_error"
+    assert "failed with HTTP 503" in str(caught.value)
 
 
 def test_check_reports_a_lost_grant_as_unverified_without_raising(standin: StandIn) -> None:
@@ -319,7 +322,7 @@ def test_cli_exits_1_with_the_reason_when_the_user_is_deactivated(standin: Stand
         "--timeout", "3",
     )  # fmt: skip
     assert done.returncode == 1
-    assert "inactive" in done.stderr.lower() or "notactive" in done.stderr.lower()
+    assert "the user is not active (Errors.User.NotActive)" in done.stderr
 
 
 def test_cli_refuses_an_http_issuer_without_insecure(standin: StandIn) -> None:

@@ -145,7 +145,7 @@ func (s *oidcServer) JWTProfile(ctx context.Context, r *op.Request[oidc.JWTProfi
 		return nil, s.assertionError(err)
 	}
 	client := &jwtProfileClient{id: assertion.Subject}
-	// docs/zitadel.md: an empty scope is refused. zitadel/oidc decodes "scope=" as [""], which would slip
+	// docs/zitadel.md (repository root): an empty scope is refused. zitadel/oidc decodes "scope=" as [""], which would slip
 	// past its emptiness check, so blank entries are dropped first.
 	requested := slices.DeleteFunc(slices.Clone(r.Data.Scope), func(s string) bool { return s == "" })
 	scopes, err := op.ValidateAuthReqScopes(client, requested)

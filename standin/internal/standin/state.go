@@ -28,7 +28,7 @@ const (
 	KindProjectGrant = "projectGrant"
 )
 
-// Token endpoint error styles (docs/zitadel.md): ZITADEL after the 2026 fix, and up to v4.13.x.
+// Token endpoint error styles (docs/zitadel.md at the repository root): ZITADEL after the 2026 fix, and up to v4.13.x.
 const (
 	StyleCurrent = "current"
 	StyleLegacy  = "legacy"

@@ -417,6 +417,14 @@ class StandIn(ServerProcess):
     def clear_faults(self) -> None:
         self._control("DELETE", "/faults")
 
+    def hold_answers(self, path_prefix: str, delay_ms: int, count: int = 1) -> None:
+        """Serve the next ``count`` requests under ``path_prefix`` (negative: all), then hold each answer back
+        for ``delay_ms``: the change is made, the client hears nothing yet (an interrupted client's world)."""
+        self._control("POST", "/answer-holds", {"pathPrefix": path_prefix, "delayMs": delay_ms, "count": count})
+
+    def clear_answer_holds(self) -> None:
+        self._control("DELETE", "/answer-holds")
+
     def set_token_error_style(self, style: TokenErrorStyle) -> None:
         """`current`: 400 invalid_grant "invalid assertion"; `legacy`: 500 server_error "Errors.Internal"."""
         self._control("PUT", "/token-error-style", {"style": style})

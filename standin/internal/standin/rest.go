@@ -73,6 +73,7 @@ func (a *restAPI) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /auth/v1/permissions/zitadel/me/_search", a.listMyZitadelPermissions)
 	mux.HandleFunc("GET /management/v1/iam", a.getIAM)
 	mux.HandleFunc("GET /management/v1/orgs/me", a.getMyOrg)
+	a.registerGateway(mux) // rest_management.go: the management and admin methods tools use
 	for _, prefix := range []string{"/auth/v1/", "/management/v1/", "/admin/v1/", "/v2/", "/zitadel."} {
 		mux.HandleFunc(prefix, func(w http.ResponseWriter, _ *http.Request) {
 			writeGatewayError(w, status.New(codes.NotFound, "Not Found").Err())

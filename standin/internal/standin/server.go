@@ -83,13 +83,15 @@ func New(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	(&restAPI{st: st}).routes(mux)
 	(&controlAPI{st: st, issuer: issuer}).routes(mux)
+	holds := &answerHolds{} // answer_holds.go: answers held back after the change is made
+	holds.routes(mux)
 	mux.Handle("/", newOIDCHandler(st, issuerFromHost(issuer, port)))
 
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge: what gRPC clients speak without TLS
 	s.http = &http.Server{
-		Handler:           st.withFaults(s.route(mux)),
+		Handler:           st.withFaults(holds.wrap(s.route(mux))),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 	}

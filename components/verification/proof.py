@@ -40,6 +40,7 @@ from .classify import (
     json_object,
 )
 from .errors import (
+    KIND_AUDIENCE_REJECTED,
     KIND_BAD_RESPONSE,
     KIND_CONNECTION_FAILED,
     KIND_DISCOVERY_FAILED,
@@ -48,6 +49,7 @@ from .errors import (
     KIND_ROLES_MISSING,
     KIND_TIMEOUT,
     KIND_TLS_FAILED,
+    KIND_TOKEN_REJECTED,
     KIND_USER_INACTIVE,
     ApiProofError,
     DeadlineExceededError,
@@ -230,7 +232,15 @@ class _Proof:
 
     def run(self) -> VerificationResult:
         token = self.log_in()
-        self._step(Step.IDENTITY, lambda: self._prove_identity(token))
+        try:
+            self._step(Step.IDENTITY, lambda: self._prove_identity(token))
+        except ApiProofError as error:
+            if error.kind not in (KIND_AUDIENCE_REJECTED, KIND_TOKEN_REJECTED):
+                raise
+            # A token refused moments after it was issued may belong to an instance that restarted or lost it;
+            # one fresh token tells that apart from a token that can never work (a wrong audience).
+            token = self.log_in()
+            self._step(Step.IDENTITY, lambda: self._prove_identity(token))
         if self.request.grants:
             self._step(Step.GRANTS, lambda: self._prove_grants(token))
         return self.result(verified=True)

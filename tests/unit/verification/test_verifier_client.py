@@ -288,8 +288,18 @@ def test_wrong_project_audience_is_audience_rejected_with_the_iam_project_hint(
 
 
 def test_other_401_is_token_rejected(fake: FakeZitadel, make_request: MakeRequest, run_kwargs: dict[str, Any]) -> None:
-    fake.script("users_me", Reply(401, {"code": 16, "message": "Errors.Token.Expired"}))
+    expired = Reply(401, {"code": 16, "message": "Errors.Token.Expired"})
+    fake.script("users_me", expired, expired)
     assert try_verify(make_request(), **run_kwargs).failure_kind == "token_rejected"
+
+
+def test_a_fresh_token_refused_once_is_replaced_by_another_before_giving_up(
+    fake: FakeZitadel, make_request: MakeRequest, run_kwargs: dict[str, Any]
+) -> None:
+    # An instance that restarted forgets the tokens it issued: one new token tells that from a token that never works.
+    fake.script("users_me", Reply(401, {"code": 16, "message": "Errors.Token.Invalid (AUTH-7fs1e)"}))
+    assert verify(make_request(), **run_kwargs).verified is True
+    assert len(fake.seen("token")) == 2
 
 
 def test_users_me_for_another_user_is_identity_mismatch(

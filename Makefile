@@ -56,8 +56,11 @@ engine:
 	@tools/engine.sh >/dev/null
 
 # The whole program under the plain `pulumi` CLI against the stand-in; a missing part fails the target.
+# Test modules run side by side (each with its own stand-in and stacks): much of the layer waits on ZITADEL-like
+# delays, so three workers share two cores well. E2E_WORKERS=0 runs it in one process.
+E2E_WORKERS ?= 3
 test-e2e: venv standin
-	@$(WITH_ENGINE) $(BIN)/pytest tests/e2e
+	@$(WITH_ENGINE) $(BIN)/pytest $(if $(filter 0,$(E2E_WORKERS)),,-n $(E2E_WORKERS) --dist loadfile) tests/e2e
 
 # Every layer, in order of cost; a layer that cannot run fails the target and says why.
 test: lint test-unit test-standin test-integration test-e2e

@@ -1,20 +1,25 @@
 """Fixtures of the e2e layer: the plain `pulumi` CLI (from tools/engine.sh's environment) and fresh stand-ins.
 
 Nothing here skips: a missing engine, plugin or stand-in fails the tests with the reason and the command that
-fixes it.
+fixes it. The layer may run in several pytest-xdist workers (one test module each, ``--dist loadfile``): every
+worker writes what it ran to a report file, and the summary at the end reads them all.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import statistics
 import subprocess
+import tempfile
 import time
 from collections.abc import Generator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.reliability import summary_lines
+from tests.e2e.reliability import SCENARIOS, Scenario, summary_lines
 from tests.e2e.stacks import ALL_CLIS
 from tools.pulumi_cli import ENGINE_HINT, pulumi_binary
 from tools.standin import StandIn, StandInError
@@ -25,7 +30,6 @@ _LAYER_START: list[float] = []
 @pytest.fixture(scope="session", autouse=True)
 def engine() -> str:
     """The pulumi CLI with the zitadel plugin installed; fails (never skips) with the command that provides it."""
-    _LAYER_START.append(time.monotonic())
     try:
         binary = pulumi_binary()
     except RuntimeError as error:
@@ -67,24 +71,63 @@ def clean_faults(standin: StandIn) -> Iterator[StandIn]:
     standin.reset()
 
 
+def _report_dir(config: pytest.Config) -> Path:
+    """Where workers leave their reports: made by the controller, handed to each worker by xdist."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return Path(workerinput["zb_report_dir"])
+    return Path(config.stash[_REPORT_DIR])
+
+
+_REPORT_DIR = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if getattr(config, "workerinput", None) is None:
+        config.stash[_REPORT_DIR] = tempfile.mkdtemp(prefix="zb-e2e-report-")
+        _LAYER_START.append(time.monotonic())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: give each worker the controller's report folder."""
+    node.workerinput["zb_report_dir"] = node.config.stash[_REPORT_DIR]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    runs = [
+        {"command": run.args[0] if run.args[0] != "stack" else " ".join(run.args[:2]), "seconds": run.seconds}
+        for cli in ALL_CLIS
+        for run in cli.runs
+    ]
+    scenarios = [dataclasses.asdict(item) for item in SCENARIOS]
+    worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
+    report = {"runs": runs, "scenarios": scenarios}
+    (_report_dir(session.config) / f"{worker}.json").write_text(json.dumps(report))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    reliability = summary_lines()
+    reports = [json.loads(path.read_text()) for path in sorted(_report_dir(terminalreporter.config).glob("*.json"))]
+    scenarios = [
+        Scenario(**{k: v for k, v in item.items() if k != "_started"}) for r in reports for item in r["scenarios"]
+    ]
+    reliability = summary_lines(scenarios)
     if reliability:
         terminalreporter.section("e2e: reliability (faults and interruptions)")
         for line in reliability:
             terminalreporter.write_line(line)
-    runs = [run for cli in ALL_CLIS for run in cli.runs]
+    runs = [run for report in reports for run in report["runs"]]
     if not runs:
         return
     terminalreporter.section("e2e: pulumi commands (wall clock)")
-    by_label: dict[str, list[float]] = {}
+    by_command: dict[str, list[float]] = {}
     for run in runs:
-        by_label.setdefault(run.args[0] if run.args[0] != "stack" else " ".join(run.args[:2]), []).append(run.seconds)
-    for label, seconds in sorted(by_label.items()):
+        by_command.setdefault(run["command"], []).append(run["seconds"])
+    for command, seconds in sorted(by_command.items()):
         terminalreporter.write_line(
-            f"{label:<16} n={len(seconds):<3} median={statistics.median(seconds):6.2f} s  max={max(seconds):6.2f} s"
+            f"{command:<16} n={len(seconds):<3} median={statistics.median(seconds):6.2f} s  max={max(seconds):6.2f} s"
         )
-    total = sum(run.seconds for run in runs)
-    terminalreporter.write_line(f"{len(runs)} pulumi commands, {total:.1f} s in total")
+    total = sum(run["seconds"] for run in runs)
+    terminalreporter.write_line(f"{len(runs)} pulumi commands, {total:.1f} s in total, in {len(reports)} process(es)")
     if _LAYER_START:
         terminalreporter.write_line(f"e2e layer wall time: {time.monotonic() - _LAYER_START[0]:.1f} s")

@@ -39,12 +39,12 @@ def scenario(name: str) -> Iterator[Scenario]:
         current.seconds = time.monotonic() - current._started
 
 
-def summary_lines() -> list[str]:
-    if not SCENARIOS:
+def summary_lines(scenarios: list[Scenario]) -> list[str]:
+    if not scenarios:
         return []
-    width = max(len(item.name) for item in SCENARIOS)
+    width = max(len(item.name) for item in scenarios)
     lines = [f"{'scenario':<{width}}  {'seconds':>7}  outcome / found in ZITADEL afterwards"]
-    for item in SCENARIOS:
+    for item in scenarios:
         lines.append(f"{item.name:<{width}}  {item.seconds:7.1f}  {item.outcome}")
         if item.found:
             lines.append(f"{'':<{width}}  {'':>7}  {item.found}")

@@ -73,8 +73,16 @@ def test_empty_or_non_string_id_is_named(rsa_key: rsa.RSAPrivateKey, field: str)
 
 def test_malformed_pem_is_refused_without_echoing_it(rsa_key: rsa.RSAPrivateKey) -> None:
     pem = pem_of(rsa_key)
-    broken = pem.replace(pem_body(rsa_key), pem_body(rsa_key)[::-1])
+    broken = pem.replace(pem_body(rsa_key) + "\n", "")  # a line short: the DER structure no longer parses
     with pytest.raises(KeyFileError, match="not a readable PEM private key") as caught:
+        parse_key_file(key_file_text(rsa_key, overrides={"key": broken}))
+    assert "BEGIN" not in str(caught.value).replace("'BEGIN RSA PRIVATE KEY'", "").replace("'BEGIN PRIVATE KEY'", "")
+
+
+def test_pem_with_altered_bytes_is_refused_as_damaged_without_echoing_it(rsa_key: rsa.RSAPrivateKey) -> None:
+    pem = pem_of(rsa_key)
+    broken = pem.replace(pem_body(rsa_key), pem_body(rsa_key)[::-1])  # bytes inside the modulus: n != p*q
+    with pytest.raises(KeyFileError, match="numbers do not form a key pair") as caught:
         parse_key_file(key_file_text(rsa_key, overrides={"key": broken}))
     assert pem_body(rsa_key)[::-1] not in str(caught.value)
     assert "BEGIN" not in str(caught.value).replace("'BEGIN RSA PRIVATE KEY'", "").replace("'BEGIN PRIVATE KEY'", "")
@@ -117,6 +125,41 @@ def test_rsa_key_below_2048_bits_is_refused() -> None:
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the weakness is the point
     with pytest.raises(KeyFileError, match="1024 bits"):
         parse_key_file(key_file_text(small))
+
+
+def _damaged(key: rsa.RSAPrivateKey, **changes: int) -> rsa.RSAPrivateKey:
+    """The key with some of its private numbers replaced, built without OpenSSL's check (as a corrupt file is)."""
+    numbers = key.private_numbers()
+    values = {
+        "p": numbers.p,
+        "q": numbers.q,
+        "d": numbers.d,
+        "dmp1": numbers.dmp1,
+        "dmq1": numbers.dmq1,
+        "iqmp": numbers.iqmp,
+    } | changes
+    return rsa.RSAPrivateNumbers(**values, public_numbers=numbers.public_numbers).private_key(
+        unsafe_skip_rsa_key_validation=True
+    )
+
+
+@pytest.mark.parametrize("broken", ["d", "dmp1", "dmq1", "iqmp"])
+def test_rsa_key_whose_numbers_do_not_form_a_key_pair_is_refused(rsa_key: rsa.RSAPrivateKey, broken: str) -> None:
+    # OpenSSL's own check is skipped for speed; these are the relations the parser checks instead.
+    numbers = rsa_key.private_numbers()
+    value = {"d": numbers.d, "dmp1": numbers.dmp1, "dmq1": numbers.dmq1, "iqmp": numbers.iqmp}[broken]
+    text = key_file_text(_damaged(rsa_key, **{broken: value + 2}))
+    with pytest.raises(KeyFileError, match="numbers do not form a key pair") as caught:
+        parse_key_file(text)
+    assert pem_body(rsa_key) not in str(caught.value) + caught.value.hint
+
+
+def test_rsa_key_with_swapped_factors_still_parses(rsa_key: rsa.RSAPrivateKey) -> None:
+    # p and q in the other order form the same key pair once the CRT values follow: not a false refusal.
+    numbers = rsa_key.private_numbers()
+    p, q, d = numbers.q, numbers.p, numbers.d
+    swapped = _damaged(rsa_key, p=p, q=q, dmp1=d % (p - 1), dmq1=d % (q - 1), iqmp=pow(q, -1, p))
+    assert parse_key_file(key_file_text(swapped)).algorithm == "RS256"
 
 
 def test_bad_expiration_date_is_named(rsa_key: rsa.RSAPrivateKey) -> None:

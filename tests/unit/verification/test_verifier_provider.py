@@ -357,9 +357,16 @@ def test_read_waits_out_a_missing_grant_only_for_the_refresh_settle_time(
     fake: FakeZitadel,
     settle: float,
     sleeps: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fake.memberships = []  # the grant was removed
     fake_time = FakeTime()
+
+    def real_sleep(seconds: float) -> None:
+        raise AssertionError(f"the verifier slept {seconds} s on the real clock instead of the injected one")
+
+    # A verifier that took time.sleep itself would wait on the fake monotonic clock forever: fail instead.
+    monkeypatch.setattr(time, "sleep", real_sleep)
     with clock.use(clock.Clock(now=time.time, monotonic=fake_time.monotonic, sleep=fake_time.sleep)):
         outs = provider.read("id", {**live_inputs, "refresh_settle_seconds": settle}).outs or {}
     assert outs["failure_kind"] == "grant_missing"

@@ -220,19 +220,15 @@ def on_and_off(standin: StandIn, accounts: int, extra_env: dict[str, str]) -> tu
         ("drift check", lambda cli: cli.drift_check()),
         ("destroy", lambda cli: cli.destroy()),
     ]
-    on = run_stack(
-        standin,
-        "verification on ",
-        stack_config(standin, orgs=0, per_org=0, accounts=accounts, verify=True),
-        steps,
-        extra_env,
-    )
-    off = run_stack(
-        standin,
-        "verification off",
-        stack_config(standin, orgs=0, per_org=0, accounts=accounts, verify=False),
-        steps,
-        extra_env,
+    on, off = (
+        run_stack(
+            standin,
+            f"verification {'on ' if verify else 'off'}",
+            stack_config(standin, orgs=0, per_org=0, accounts=accounts, verify=verify),
+            steps,
+            extra_env,
+        )
+        for verify in (True, False)
     )
     return on, off
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.reliability import SCENARIOS, Scenario, summary_lines
-from tests.e2e.stacks import ALL_CLIS
+from tests.e2e.stacks import ALL_CLIS, serving
 from tools.pulumi_cli import ENGINE_HINT, pulumi_binary
 from tools.standin import StandIn, StandInError
 
@@ -54,14 +54,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.fixture(scope="module")
 def standin() -> Iterator[StandIn]:
     """A fresh stand-in for each test module (built by standin/build.sh if needed)."""
-    try:
-        server = StandIn().start()
-    except StandInError as error:
-        pytest.fail(f"the ZITADEL stand-in is not available: {error}", pytrace=False)
-    try:
+    with serving(StandIn(), StandInError, "the ZITADEL stand-in") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

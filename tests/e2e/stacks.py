@@ -9,13 +9,33 @@ stand-in's instance admin key (``zitadel:jwtProfileFile``), as stacks/Pulumi.loc
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import pytest
 
 from tools.pulumi_cli import PulumiCli, make_project_copy
+from tools.server_process import ServerProcess
 from tools.standin import StandIn
+
+ServerT = TypeVar("ServerT", bound=ServerProcess)
+
+
+@contextmanager
+def serving(server: ServerT, start_error: type[Exception], what: str) -> Iterator[ServerT]:
+    """``server`` running for a fixture's lifetime; one that cannot start fails the test, saying why."""
+    try:
+        server.start()
+    except start_error as error:
+        pytest.fail(f"{what} is not available: {error}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
 
 PASSPHRASE = "zitadel-bootstrap-e2e"  # a throwaway passphrase of a throwaway backend
 VERIFICATION_TYPE = "pulumi-python:dynamic/verification:JwtBearerVerification"

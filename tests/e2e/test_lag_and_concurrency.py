@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.reliability import scenario
-from tests.e2e.stacks import MACHINE_KEY, MACHINE_USER, ORG_MEMBER, E2EStack
+from tests.e2e.stacks import MACHINE_KEY, MACHINE_USER, ORG_MEMBER, E2EStack, serving
 from tests.e2e.test_management_faults import (
     MGMT,
     account,
@@ -231,14 +231,9 @@ def test_a_second_up_on_the_same_stack_is_refused_by_the_lock_or_waits_for_it(
 @pytest.fixture
 def persistent_standin(tmp_path: Path) -> Iterator[StandIn]:
     """A stand-in of its own that keeps its instance in a state file, so that it can be killed and restarted."""
-    try:
-        server = StandIn(workdir=tmp_path / "standin", state_file=Path("state.json")).start()
-    except StandInError as error:
-        pytest.fail(f"the ZITADEL stand-in is not available: {error}", pytrace=False)
-    try:
+    server = StandIn(workdir=tmp_path / "standin", state_file=Path("state.json"))
+    with serving(server, StandInError, "the ZITADEL stand-in"):
         yield server
-    finally:
-        server.stop()
 
 
 def test_zitadel_killed_during_a_call_and_restarted_fails_the_run_and_the_rerun_converges(

@@ -33,6 +33,7 @@ from tests.e2e.stacks import (
     VERIFICATION_TYPE,
     E2EStack,
     changed_lines,
+    serving,
 )
 from tools.pulumi_cli import (
     EXIT_DRIFT,
@@ -60,14 +61,8 @@ DEPLOYED_TYPES = {MACHINE_USER: 1, MACHINE_KEY: 1, ORG_MEMBER: 1, VERIFICATION_T
 @pytest.fixture(scope="module")
 def seaweedfs() -> Iterator[SeaweedFS]:
     """A fresh SeaweedFS for the module (its binary built by tools/build-seaweedfs.sh if needed, ~9 min cold)."""
-    try:
-        store = SeaweedFS().start()
-    except SeaweedFSError as error:
-        pytest.fail(f"SeaweedFS is not available: {error}", pytrace=False)
-    try:
+    with serving(SeaweedFS(), SeaweedFSError, "SeaweedFS") as store:
         yield store
-    finally:
-        store.stop()
 
 
 @dataclass

@@ -725,15 +725,18 @@ def draw_value(draw: st.DrawFn, key: str | int, values: st.SearchStrategy[Any]) 
     return copy.deepcopy(value)
 
 
+def _children(node: Any) -> list[tuple[str | int, Any]]:
+    if isinstance(node, dict):
+        return list(node.items())
+    if isinstance(node, list):
+        return list(enumerate(node))
+    return []
+
+
 def _paths(node: Any, prefix: Path = ()) -> list[Path]:
     """Every place below ``node`` that holds a value, as a path of keys and indices."""
     found: list[Path] = []
-    items: list[tuple[str | int, Any]] = []
-    if isinstance(node, dict):
-        items = list(node.items())
-    elif isinstance(node, list):
-        items = list(enumerate(node))
-    for key, value in items:
+    for key, value in _children(node):
         found.append((*prefix, key))
         found += _paths(value, (*prefix, key))
     return found
@@ -741,12 +744,7 @@ def _paths(node: Any, prefix: Path = ()) -> list[Path]:
 
 def _containers(node: Any, prefix: Path = ()) -> list[Path]:
     found: list[Path] = [prefix] if isinstance(node, dict | list) else []
-    items: list[tuple[str | int, Any]] = []
-    if isinstance(node, dict):
-        items = list(node.items())
-    elif isinstance(node, list):
-        items = list(enumerate(node))
-    for key, value in items:
+    for key, value in _children(node):
         found += _containers(value, (*prefix, key))
     return found
 

@@ -382,15 +382,19 @@ def org_config() -> Settings:
     )
 
 
-def test_an_org_an_interrupted_create_left_is_adopted_and_its_accounts_looked_up_in_it() -> None:
-    org_op = {
+def pending_org_create() -> dict[str, Any]:
+    """The Org resource "platform" as a create the CLI began and never finished."""
+    return {
         "urn": urn(ORG, "platform", child=False),
         "type": ORG,
         "inputs": {"name": "Platform Team"},
         "parent": STACK_URN,
         "provider": PROVIDER_REF,
     }
-    state = export(base_resources("ci"), [("creating", org_op)])
+
+
+def test_an_org_an_interrupted_create_left_is_adopted_and_its_accounts_looked_up_in_it() -> None:
+    state = export(base_resources("ci"), [("creating", pending_org_create())])
     config = org_config()
     assert [t.display_name for t in org_targets(config, state)] == ["Platform Team"]
     observation = seen(orgs={"Platform Team": (ZitadelOrg(ORG_ID, "Platform Team"),)})
@@ -407,14 +411,7 @@ def test_an_org_an_interrupted_create_left_is_adopted_and_its_accounts_looked_up
 
 
 def test_two_orgs_of_the_declared_name_are_left_to_a_person() -> None:
-    org_op = {
-        "urn": urn(ORG, "platform", child=False),
-        "type": ORG,
-        "inputs": {"name": "Platform Team"},
-        "parent": STACK_URN,
-        "provider": PROVIDER_REF,
-    }
-    state = export(base_resources("ci"), [("creating", org_op)])
+    state = export(base_resources("ci"), [("creating", pending_org_create())])
     twins = (ZitadelOrg(ORG_ID, "Platform Team"), ZitadelOrg("300000000000000009", "Platform Team"))
     plan = plan_for(org_config(), state, seen(orgs={"Platform Team": twins}))
     assert verbs(plan) == ["leave", "clear"]

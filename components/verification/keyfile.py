@@ -119,7 +119,7 @@ def _check_rsa_consistency(key: rsa.RSAPrivateKey) -> None:
 def _load_private_key(pem: str) -> tuple[PrivateKey, Algorithm]:
     try:
         # OpenSSL's RSA key check costs about 28 ms per 2048-bit key, nearly all of it the primality tests of p
-        # and q; the dynamic provider loads each key once per process, so that was most of a verification's CPU.
+        # and q. Even loaded only once per key and process, it was most of a verification's CPU in the provider.
         # It is skipped here, and _check_rsa_consistency does the arithmetic part of the same check instead. What
         # that gives up is the proof that p and q are prime, a guard against weak keys from a faulty generator:
         # the keys checked here are made by ZITADEL's own generator.

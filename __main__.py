@@ -1,11 +1,14 @@
-"""zitadel-bootstrap: the organizations and one verified ServiceAccount per entry of the stack config."""
+"""zitadel-bootstrap's stack-config program: the organizations and one verified ServiceAccount per config entry.
+
+The package's first consumer: everything it declares comes from ``zitadel_bootstrap`` (installed from ./components).
+"""
 
 import pulumi
 import pulumiverse_zitadel as zitadel
-
-from components.preflight import run_preflight
-from components.service_account import ServiceAccount, ServiceAccountArgs
-from components.settings import load_settings
+from zitadel_bootstrap import ServiceAccount
+from zitadel_bootstrap.config import load_settings
+from zitadel_bootstrap.config.component_args import service_account_args
+from zitadel_bootstrap.config.preflight import run_preflight
 
 settings = load_settings()
 run_preflight(settings)
@@ -14,13 +17,10 @@ orgs = {org.name: zitadel.Org(org.name, name=org.display_name) for org in settin
 accounts = {
     account.name: ServiceAccount(
         account.name,
-        ServiceAccountArgs(
-            account=account,
-            org_id=orgs[account.org].id if account.org else str(account.org_id),
-            issuer=settings.issuer,
-            insecure=settings.provider.insecure,
-            verification=settings.verification,
-        ),
+        service_account_args(account, settings, orgs[account.org].id if account.org else str(account.org_id)),
+        # Renaming an account keeps its resources: children are named from the component's name, and Pulumi
+        # carries a parent's alias over to children whose names start with it.
+        pulumi.ResourceOptions(aliases=[pulumi.Alias(name=former) for former in account.former_names]),
     )
     for account in settings.service_accounts
 }

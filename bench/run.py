@@ -25,8 +25,7 @@ from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives import serialization
-
-from components.verification import (
+from zitadel_bootstrap.verification import (
     JWT_BEARER_GRANT_TYPE,
     Grant,
     RetryPolicy,
@@ -35,6 +34,7 @@ from components.verification import (
     parse_key_file,
     verify,
 )
+
 from tools.pulumi_cli import PulumiCli, make_project_copy
 from tools.standin import StandIn
 
@@ -116,11 +116,11 @@ def bench_key_loading(key_json: str, runs: int) -> None:
 
 
 def bench_processes(standin: StandIn, key_json: str, org_id: str, runs: int) -> None:
-    """A whole `python -m components.verification` process against the official SDK's one-token script."""
+    """A whole `python -m zitadel_bootstrap.verification` process against the official SDK's one-token script."""
     with tempfile.TemporaryDirectory(prefix="zb-bench-") as directory:
         key_file = Path(directory) / "key.json"
         key_file.write_text(key_json)
-        ours = [sys.executable, "-m", "components.verification", "--issuer", standin.issuer, "--insecure"]
+        ours = [sys.executable, "-m", "zitadel_bootstrap.verification", "--issuer", standin.issuer, "--insecure"]
         ours += ["--key-file", str(key_file), "--org-id", org_id]
         sdk = [sys.executable, "-c", SDK_ONE_TOKEN_SCRIPT, standin.issuer, str(key_file)]
         ours_seconds = statistics.median(

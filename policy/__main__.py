@@ -2,7 +2,7 @@
 
 It runs it as a script from the pack's directory, so the repository root goes on ``sys.path`` first: the pack's
 modules are the package ``policy``, as the tests and mypy import them, and ``policy.rules`` shares
-``components.limits`` with the program.
+``zitadel_bootstrap.limits`` with the program.
 """
 
 import sys

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from components.limits import NO_EXPIRATION
+from zitadel_bootstrap.limits import NO_EXPIRATION
 
 # --- names --------------------------------------------------------------------------------------------------------
 

@@ -20,16 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from zitadel_bootstrap.cli.engine import EXIT_DRIFT, EXIT_FAILED, pulumi_binary
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_NAME = "zitadel-bootstrap"
 #: What a project directory holds, besides the stack config files: the program and its virtualenv.
 PROGRAM_FILES = ("__main__.py", "components", "requirements.txt")
-ENGINE_HINT = 'source "$(tools/engine.sh)" first (or run through make, which does)'
-#: A failed preview, update or destroy (an invalid config, a resource that failed).
-EXIT_FAILED = 1
-#: `--expect-no-changes` violated: what recent CLIs exit with (older ones exit 1).
-EXIT_DRIFT = 7
 
 
 class PulumiCliError(RuntimeError):
@@ -56,16 +52,6 @@ class CommandRun:
     @property
     def display(self) -> str:
         return "pulumi " + " ".join(self.args)
-
-
-def pulumi_binary() -> str:
-    """The CLI that tools/engine.sh chose, or a clear error that says how to get it."""
-    configured = os.environ.get("ZB_PULUMI", "")
-    candidate = configured or shutil.which("pulumi") or ""
-    if not candidate or not os.access(candidate, os.X_OK):
-        where = f"ZB_PULUMI={configured} is not executable" if configured else "no pulumi CLI on PATH"
-        raise RuntimeError(f"{where}: {ENGINE_HINT}.")
-    return candidate
 
 
 def make_project_copy(destination: Path) -> Path:
@@ -225,3 +211,16 @@ class PulumiCli:
             raise ValueError(f"the backend {url} is not a local file backend")
         path = Path(url.removeprefix("file://"))
         return path if path.is_absolute() else self.project_dir / path
+
+
+__all__ = [
+    "EXIT_DRIFT",
+    "EXIT_FAILED",
+    "PROJECT_NAME",
+    "REPO",
+    "CommandRun",
+    "PulumiCli",
+    "PulumiCliError",
+    "make_project_copy",
+    "pulumi_binary",
+]

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-
-from components.verification.assertion import build_assertion
-from components.verification.keyfile import parse_key_file
-from components.verification.proof import JWT_BEARER_GRANT_TYPE
+from zitadel_bootstrap.verification.assertion import build_assertion
+from zitadel_bootstrap.verification.keyfile import parse_key_file
+from zitadel_bootstrap.verification.proof import JWT_BEARER_GRANT_TYPE
 
 JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}")
 _BASE64URL = "A-Za-z0-9_-"

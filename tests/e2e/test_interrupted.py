@@ -11,7 +11,7 @@ The signal goes to the `pulumi` process alone. Pulumi runs its language host and
 own, so after SIGKILL the test kills every process of that run too (found by a marker in their environment), as a
 dead runner's cgroup would go. SIGINT: Pulumi finishes the operations in flight and stops; the next `pulumi up --yes`
 converges on its own. SIGKILL: the checkpoint keeps pending creates and the stack's lock; the next `up` is refused;
-`python -m tools.recover --stack <name>` (the README's one recovery step) adopts, deletes and clears, and then
+`python -m zitadel_bootstrap.cli.recover --stack <name>` (the README's one recovery step) adopts, deletes and clears, and then
 `pulumi up --yes` converges. Converged means: exactly one user per configured userName, every key and membership of
 those users held by a resource in the state, no pending operation, no lock, every account verified, and the drift
 check `pulumi preview --refresh --expect-no-changes` exits 0.
@@ -202,7 +202,7 @@ def recover(stack: E2EStack, *flags: str) -> subprocess.CompletedProcess[str]:
         [
             sys.executable,
             "-m",
-            "tools.recover",
+            "zitadel_bootstrap.cli.recover",
             "--stack",
             stack.cli.stack,
             "--cwd",

@@ -87,7 +87,9 @@ def finish(stack: E2EStack, process: subprocess.Popen[str], log: Path, label: st
             process.kill()
             process.wait()
     args = tuple(str(a) for a in process.args[1:])  # type: ignore[index]
-    args = args[1:] if args[:1] == ("-m",) else args  # python -m tools.pipeline ...: "tools.pipeline", ...
+    args = (
+        args[1:] if args[:1] == ("-m",) else args
+    )  # python -m zitadel_bootstrap.cli.run ...: "zitadel_bootstrap.cli.run", ...
     run = CommandRun(label, args, process.returncode, time.monotonic() - started, log.read_text())
     stack.cli.runs.append(run)
     return run
@@ -110,7 +112,9 @@ def test_read_lag_loses_new_users_to_plain_up_and_the_pipeline_adopts_them_and_c
         rerun = plain.cli.up(label="plain rerun during lag", expect=(EXIT_FAILED,))
         assert "code = AlreadyExists desc = Errors.User.AlreadyExisting (COMMAND-k2sIe)" in rerun.output
         record.outcome = f"exit 1: {LOST_CREATE} <urn>; the plain rerun: AlreadyExists (the user is orphaned)"
-        record.found = "ZITADEL holds the user, the stack does not (tools.recover --adopt-unknown or adopt-user)"
+        record.found = (
+            "ZITADEL holds the user, the stack does not (zitadel_bootstrap.cli.recover --adopt-unknown or adopt-user)"
+        )
 
     names = ["lag-new-a", "lag-new-b"]
     stack = E2EStack.create(tmp_path / "piped", "lag-new", standin, [account(standin, n) for n in names])
@@ -275,7 +279,7 @@ def test_the_pipeline_rides_out_a_zitadel_restart(persistent_standin: StandIn, t
         standin.inject_fault(MGMT + "AddOrgMember", status=0, delay_ms=60000, count=1)
         log = tmp_path / "pipeline.log"
         started = time.monotonic()
-        argv = [sys.executable, "-m", "tools.pipeline", "up", "--retry-wait", "4", "--stack", name]
+        argv = [sys.executable, "-m", "zitadel_bootstrap.cli.run", "up", "--retry-wait", "4", "--stack", name]
         process = start(stack, argv, log)
         try:
             wait_for("AddOrgMember", lambda: fault_in_flight(standin, MGMT + "AddOrgMember"), process, log)

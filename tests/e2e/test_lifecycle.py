@@ -186,7 +186,7 @@ def test_the_key_from_the_stack_output_works_with_the_verification_cli(converged
         [
             sys.executable,
             "-m",
-            "components.verification",
+            "zitadel_bootstrap.verification",
             "--issuer",
             converged.standin.issuer,
             "--insecure",

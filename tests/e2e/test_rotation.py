@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from zitadel_bootstrap.clock import SHIFT_VARIABLE
 
-from components.clock import SHIFT_VARIABLE
 from tests.e2e.stacks import E2EStack, changed_lines
 from tools.pulumi_cli import EXIT_DRIFT, EXIT_FAILED, REPO
 from tools.standin import StandIn
@@ -74,7 +74,7 @@ def key_ids_in_zitadel(stack: E2EStack, user_name: str) -> list[str]:
 def verify_with_cli(stack: E2EStack, key_json: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
-            *(sys.executable, "-m", "components.verification", "--issuer", stack.standin.issuer, "--insecure"),
+            *(sys.executable, "-m", "zitadel_bootstrap.verification", "--issuer", stack.standin.issuer, "--insecure"),
             *("--key-file", "-", "--org-id", stack.standin.default_org_id, "--json"),
         ],
         cwd=REPO,

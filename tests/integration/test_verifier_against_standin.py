@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-from components.verification import (
+from zitadel_bootstrap.verification import (
     DeadlineExceededError,
     Grant,
     RetryPolicy,
@@ -24,6 +23,7 @@ from components.verification import (
     try_verify,
     verify,
 )
+
 from tools.standin import StandIn
 
 REPO = Path(__file__).resolve().parents[2]
@@ -288,7 +288,7 @@ def test_check_reports_a_lost_grant_as_unverified_without_raising(standin: Stand
 
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "components.verification", *args],
+        [sys.executable, "-m", "zitadel_bootstrap.verification", *args],
         cwd=REPO,
         input=stdin,
         capture_output=True,

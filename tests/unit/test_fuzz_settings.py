@@ -30,9 +30,8 @@ from urllib.parse import urlsplit
 
 from hypothesis import event, given, note
 from hypothesis import strategies as st
-
-from components.settings import ProviderSettings, Settings, SettingsError, parse_settings
-from components.verification.model import Grant
+from zitadel_bootstrap.config import ProviderSettings, Settings, SettingsError, parse_settings
+from zitadel_bootstrap.verification.model import Grant
 
 from .fuzzing import FUZZ, fake_secrets, leaked_slice, pem_keys, secret_texts
 

@@ -7,8 +7,7 @@ import json
 from collections.abc import Sequence
 
 import pytest
-
-from tools.pipeline import Pipeline, Run, diagnose, main, resource_errors
+from zitadel_bootstrap.cli.run import Pipeline, Run, diagnose, main, resource_errors
 
 URN = "urn:pulumi:s::zitadel-bootstrap::zitadel-bootstrap:index:ServiceAccount$zitadel:index/machineUser:MachineUser"
 TAIL = "Resources:\n    + 3 created\n    2 errored\n\nDuration: 3s\n"
@@ -236,7 +235,7 @@ def test_a_lost_user_that_cannot_be_adopted_stops_with_the_way_out() -> None:
     assert runner.up() == 1
     assert "machine user of account(s) 'ci'" in said[-1]
     assert "A plain rerun can only meet AlreadyExists" in said[-1]
-    assert "python -m tools.pipeline adopt-user --stack s <ACCOUNT>" in said[-1]
+    assert "python -m zitadel_bootstrap.cli.run adopt-user --stack s <ACCOUNT>" in said[-1]
 
     stopped = FakePulumi((1, LOST_USER))
     said = []
@@ -251,8 +250,8 @@ def test_already_exists_after_a_transient_error_stops_with_the_way_out() -> None
     said: list[str] = []
     assert pipeline(fake, said, [], retry_wait=0).up() == 1
     assert "Errors.User.AlreadyExisting (COMMAND-k2sIe)" in said[-1]
-    assert "python -m tools.recover --stack s --dry-run" in said[-1]
-    assert "python -m tools.pipeline adopt-user --stack s <ACCOUNT>" in said[-1]
+    assert "python -m zitadel_bootstrap.cli.recover --stack s --dry-run" in said[-1]
+    assert "python -m zitadel_bootstrap.cli.run adopt-user --stack s <ACCOUNT>" in said[-1]
 
 
 def test_a_lock_fails_at_once_or_is_waited_for() -> None:

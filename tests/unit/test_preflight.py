@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from components.preflight import (
+from zitadel_bootstrap.config import Settings, parse_settings
+from zitadel_bootstrap.config.preflight import (
     ORG_CREATE_PERMISSIONS,
     PreflightError,
     admin_key_text,
     needs,
     problems,
 )
-from components.settings import Settings, parse_settings
 
 ORG = "259254409320316419"
 OTHER_ORG = "259254409320316420"

@@ -11,6 +11,18 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from zitadel_bootstrap.cli.recover import cli
+from zitadel_bootstrap.cli.recover.model import (
+    MACHINE_KEY,
+    MACHINE_USER,
+    ORG_MEMBER,
+    MemberSpec,
+    ZitadelKey,
+    ZitadelMember,
+    ZitadelUser,
+)
+from zitadel_bootstrap.cli.recover.pulumi_ops import Project, Pulumi, PulumiCommandError
+from zitadel_bootstrap.cli.recover.zitadel_api import ZitadelApi
 
 from tests.unit.test_recover_plan import (
     ORG_ID,
@@ -23,18 +35,6 @@ from tests.unit.test_recover_plan import (
     settings,
     user_inputs,
 )
-from tools.recover import cli
-from tools.recover.model import (
-    MACHINE_KEY,
-    MACHINE_USER,
-    ORG_MEMBER,
-    MemberSpec,
-    ZitadelKey,
-    ZitadelMember,
-    ZitadelUser,
-)
-from tools.recover.pulumi_ops import Project, Pulumi, PulumiCommandError
-from tools.recover.zitadel_api import ZitadelApi
 
 LOCKED = (
     "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the "
@@ -111,7 +111,7 @@ def test_help_names_the_command_and_its_exit_statuses(capsys: pytest.CaptureFixt
         cli.main(["--help"])
     assert exited.value.code == 0
     text = capsys.readouterr().out
-    assert "python -m tools.recover" in text
+    assert "python -m zitadel_bootstrap.cli.recover" in text
     assert "--dry-run" in text
     assert "Exit status: 0 ready for `pulumi up`; 3" in text
 

@@ -7,9 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
-from components.settings import Settings, parse_settings
-from tools.recover.model import (
+from zitadel_bootstrap.cli.recover.model import (
     INSTANCE_MEMBER,
     MACHINE_KEY,
     MACHINE_USER,
@@ -26,8 +24,9 @@ from tools.recover.model import (
     ZitadelOrg,
     ZitadelUser,
 )
-from tools.recover.plan import account_targets, decide, org_targets, resolve_org_ids
-from tools.recover.stackstate import parse_export
+from zitadel_bootstrap.cli.recover.plan import account_targets, decide, org_targets, resolve_org_ids
+from zitadel_bootstrap.cli.recover.stackstate import parse_export
+from zitadel_bootstrap.config import Settings, parse_settings
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 STACK = "prod"

@@ -4,9 +4,8 @@ run leaves, as Pulumi v3.274.1 prints them."""
 from __future__ import annotations
 
 import pytest
-
-from tools.recover.model import MACHINE_USER
-from tools.recover.stackstate import (
+from zitadel_bootstrap.cli.recover.model import MACHINE_USER
+from zitadel_bootstrap.cli.recover.stackstate import (
     LockHolder,
     StateFormatError,
     lock_holders,

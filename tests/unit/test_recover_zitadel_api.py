@@ -11,10 +11,10 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from zitadel_bootstrap.cli.recover.model import MemberSpec
+from zitadel_bootstrap.cli.recover.zitadel_api import SCOPE, ZitadelApi, ZitadelApiError
 
 from tests.unit.verification.helpers import key_file_text
-from tools.recover.model import MemberSpec
-from tools.recover.zitadel_api import SCOPE, ZitadelApi, ZitadelApiError
 
 ISSUER = "https://acme.zitadel.cloud"
 ORG_ID = "300000000000000001"

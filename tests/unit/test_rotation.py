@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from components.rotation import KeyPolicy, format_date, new_schedule, plan, status
+from zitadel_bootstrap.key_schedule.plan import KeyPolicy, format_date, new_schedule, plan, status
 
 T0 = datetime(2027, 1, 1, 12, 0, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -10,9 +10,8 @@ from typing import Any
 
 import pulumi
 import pytest
-
-from components.service_account import RESOURCE_TYPE, ServiceAccount, ServiceAccountArgs
-from components.settings import ServiceAccountSettings, VerificationSettings
+from zitadel_bootstrap.component.service_account import RESOURCE_TYPE, ServiceAccount, ServiceAccountArgs
+from zitadel_bootstrap.config import ServiceAccountSettings, VerificationSettings
 
 ORG = "259254409320316419"
 KEY_JSON = json.dumps({"type": "serviceaccount", "keyId": "k1", "key": "not-a-real-key", "userId": "u1"})

@@ -6,14 +6,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
-from components.settings import (
+from zitadel_bootstrap.config import (
     SettingsError,
     derive_issuer,
     format_expiration,
     parse_settings,
 )
-from components.verification.model import Grant
+from zitadel_bootstrap.verification.model import Grant
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 ORG = "259254409320316419"

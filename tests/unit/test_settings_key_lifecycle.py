@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from components.settings import SettingsError, parse_settings
+from zitadel_bootstrap.config import SettingsError, parse_settings
 
 from .test_settings import NOW, ZITADEL, account, parse
 

@@ -1,4 +1,4 @@
-"""components.settings is a package of modules with one job each, and components.limits is pure constants.
+"""zitadel_bootstrap.config is a package of modules with one job each, and zitadel_bootstrap.limits is pure constants.
 
 The jobs are pinned here: the modules that exist, the public functions and classes each defines, which modules
 each may import, and that only the loader touches Pulumi or YAML. A new job needs a new module and a line here.
@@ -12,9 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-import components.settings as settings_package
-from components import limits
+import zitadel_bootstrap.config as settings_package
+from zitadel_bootstrap import limits
 
 PACKAGE = Path(settings_package.__file__).parent
 LIMITS = Path(limits.__file__)
@@ -139,7 +138,7 @@ def test_limits_is_pure_constants_importing_nothing_of_the_program() -> None:
 
 def test_importing_settings_and_limits_imports_neither_pulumi_nor_yaml() -> None:
     code = (
-        "import sys, components.limits, components.settings; "
+        "import sys, zitadel_bootstrap.limits, zitadel_bootstrap.config; "
         "print(sorted(m for m in ('pulumi', 'yaml') if m in sys.modules))"
     )
     root = PACKAGE.parent.parent

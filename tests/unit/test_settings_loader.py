@@ -10,8 +10,7 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
-
-from components.settings import SettingsError, load_settings, load_settings_file
+from zitadel_bootstrap.config import SettingsError, load_settings, load_settings_file
 
 from .test_settings import NOW, ORG
 

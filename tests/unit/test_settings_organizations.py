@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from components.settings import OrganizationSettings, SettingsError, parse_settings
-from components.verification.model import Grant
+from zitadel_bootstrap.config import OrganizationSettings, SettingsError, parse_settings
+from zitadel_bootstrap.verification.model import Grant
 
 from .test_settings import NOW, ORG, PROJECT_ID, ZITADEL, account, parse
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from components import limits
-from components.settings import SettingsError, parse_settings
-from components.verification.errors import InvalidInputError
-from components.verification.model import validate_issuer, validate_seconds
-from components.verification.props import VerificationProps
+from zitadel_bootstrap import limits
+from zitadel_bootstrap.config import SettingsError, parse_settings
+from zitadel_bootstrap.verification.errors import InvalidInputError
+from zitadel_bootstrap.verification.model import validate_issuer, validate_seconds
+from zitadel_bootstrap.verification.props import VerificationProps
 
 from .test_settings import NOW, ZITADEL, account, parse
 

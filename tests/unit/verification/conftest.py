@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-from components.verification import (
+from zitadel_bootstrap.verification import (
     Grant,
     MachineKey,
     RetryPolicy,

@@ -32,8 +32,7 @@ from typing import Any, TypeAlias
 from cryptography.hazmat.primitives import serialization
 from hypothesis import event, given, note
 from hypothesis import strategies as st
-
-from components.verification import KeyFileError, MachineKey, parse_key_file
+from zitadel_bootstrap.verification import KeyFileError, MachineKey, parse_key_file
 
 from ..fuzzing import FUZZ, PemKey, fake_secrets, leaked_slice, pem_keys, secret_texts
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-from components.verification import InvalidInputError, MachineKey, build_assertion, parse_key_file
-from components.verification.assertion import MAX_ASSERTION_LIFETIME_SECONDS
+from zitadel_bootstrap.verification import InvalidInputError, MachineKey, build_assertion, parse_key_file
+from zitadel_bootstrap.verification.assertion import MAX_ASSERTION_LIFETIME_SECONDS
 
 from .helpers import KEY_ID, USER_ID, key_file_text
 

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 
 import httpx
 import pytest
-
-from components.verification.classify import (
+from zitadel_bootstrap.verification.classify import (
     API_RULES,
     DISCOVERY_RULES,
     TOKEN_RULES,

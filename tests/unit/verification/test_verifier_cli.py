@@ -1,4 +1,4 @@
-"""`python -m components.verification`: exit 0 verified, 1 not verified, 2 bad usage or input."""
+"""`python -m zitadel_bootstrap.verification`: exit 0 verified, 1 not verified, 2 bad usage or input."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from components.verification.cli import main
+from zitadel_bootstrap.cli.verify import main
 
 from .fake_zitadel import FakeZitadel
 from .helpers import ORG_ID, USER_ID
@@ -147,7 +146,7 @@ def test_unreadable_key_file_exits_2_naming_the_path(tmp_path: Path) -> None:
 
 
 def test_module_entry_point_runs_as_python_dash_m(fake: FakeZitadel, key_path: Path) -> None:
-    command = [sys.executable, "-m", "components.verification", "--issuer", fake.url, "--insecure"]
+    command = [sys.executable, "-m", "zitadel_bootstrap.verification", "--issuer", fake.url, "--insecure"]
     ok = subprocess.run(
         [*command, "--key-file", str(key_path), "--json"],
         cwd=REPO_ROOT,

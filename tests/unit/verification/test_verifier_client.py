@@ -14,8 +14,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-from components.verification import (
+from zitadel_bootstrap.verification import (
     ApiProofError,
     DeadlineExceededError,
     DiscoveryError,
@@ -28,9 +27,9 @@ from components.verification import (
     try_verify,
     verify,
 )
-from components.verification.classify import StepError, parse_retry_after
-from components.verification.http import build_client
-from components.verification.proof import read_discovery
+from zitadel_bootstrap.verification.classify import StepError, parse_retry_after
+from zitadel_bootstrap.verification.http import build_client
+from zitadel_bootstrap.verification.proof import read_discovery
 
 from .fake_zitadel import (
     INVALID_GRANT,

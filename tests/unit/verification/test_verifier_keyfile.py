@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-from components.verification import KeyFileError, parse_key_file
-from components.verification.keyfile import ensure_not_expired
+from zitadel_bootstrap.verification import KeyFileError, parse_key_file
+from zitadel_bootstrap.verification.keyfile import ensure_not_expired
 
 from .helpers import KEY_ID, USER_ID, key_file_text, pem_body, pem_of
 

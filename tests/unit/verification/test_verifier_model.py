@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from components.verification import (
+from zitadel_bootstrap.verification import (
     Grant,
     InvalidInputError,
     MachineKey,

@@ -17,16 +17,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.protobuf import struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
-
-from components import clock
-from components.verification import TokenExchangeError, VerificationError
-from components.verification.model import Grant
-from components.verification.props import INPUT_NAMES
-from components.verification.provider import (
+from zitadel_bootstrap import clock
+from zitadel_bootstrap.provider.verification import (
     OUTPUT_NAMES,
     JwtBearerVerification,
     JwtBearerVerificationProvider,
 )
+from zitadel_bootstrap.verification import TokenExchangeError, VerificationError
+from zitadel_bootstrap.verification.model import Grant
+from zitadel_bootstrap.verification.props import INPUT_NAMES
 
 from .fake_zitadel import FakeZitadel
 from .helpers import KEY_ID, ORG_ID, USER_ID, FakeTime, key_file_text, pem_body
@@ -452,7 +451,7 @@ def test_the_resource_registers_its_inputs_as_the_engine_receives_them(key_json:
 def test_provider_pickles_by_reference_and_loads_in_a_fresh_process(inputs: dict[str, Any]) -> None:
     serialized = serialize_provider(JwtBearerVerificationProvider())
     raw = base64.b64decode(serialized)
-    assert b"components.verification.provider" in raw
+    assert b"zitadel_bootstrap.provider.verification" in raw
     assert len(raw) < 1000  # a reference, not pickled code
     script = (
         "import base64, json, sys, dill\n"
@@ -474,14 +473,14 @@ def test_provider_pickles_by_reference_and_loads_in_a_fresh_process(inputs: dict
     )
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout) == {
-        "cls": "components.verification.provider.JwtBearerVerificationProvider",
+        "cls": "zitadel_bootstrap.provider.verification.JwtBearerVerificationProvider",
         "failures": ["issuer"],
         "changes": True,
     }
 
 
 def test_importing_the_pure_package_does_not_import_pulumi() -> None:
-    code = "import sys, components.verification, components.verification.cli; print('pulumi' in sys.modules)"
+    code = "import sys, zitadel_bootstrap.verification, zitadel_bootstrap.cli.verify; print('pulumi' in sys.modules)"
     completed = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False
     )

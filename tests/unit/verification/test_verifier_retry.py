@@ -5,10 +5,9 @@ from __future__ import annotations
 import random
 
 import pytest
-
-from components.verification.classify import RetryClass, StepError
-from components.verification.model import RetryPolicy
-from components.verification.retry import Budget, RetriesExhaustedError
+from zitadel_bootstrap.verification.classify import RetryClass, StepError
+from zitadel_bootstrap.verification.model import RetryPolicy
+from zitadel_bootstrap.verification.retry import Budget, RetriesExhaustedError
 
 from .helpers import FakeTime
 

@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-from components.verification import VerificationRequest, try_verify
-from components.verification.cli import main
-from components.verification.redaction import redact
+from zitadel_bootstrap.cli.verify import main
+from zitadel_bootstrap.verification import VerificationRequest, try_verify
+from zitadel_bootstrap.verification.redaction import redact
 
 from .fake_zitadel import INVALID_GRANT, MEMBERSHIP_NOT_FOUND, FakeZitadel, Reply
 from .helpers import KEY_ID, ORG_ID, USER_ID, pem_body

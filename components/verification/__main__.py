@@ -1,5 +1,0 @@
-"""``python -m components.verification``: see cli.py."""
-
-from .cli import main
-
-raise SystemExit(main())

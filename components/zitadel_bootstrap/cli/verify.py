@@ -1,0 +1,179 @@
+"""``python -m zitadel_bootstrap.verification``: prove a machine key from a pipeline or a terminal.
+
+Exit codes: 0 verified, 1 not verified (reason on stderr, or in the JSON), 2 bad usage or bad input.
+Never prints key or token material: only ids, roles and the verifier's classified reasons.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from zitadel_bootstrap.verification.errors import KIND_BAD_INPUT, InvalidInputError
+from zitadel_bootstrap.verification.keyfile import parse_key_file
+from zitadel_bootstrap.verification.model import (
+    ZITADEL_AUDIENCE,
+    Grant,
+    RetryPolicy,
+    VerificationRequest,
+    VerificationResult,
+)
+from zitadel_bootstrap.verification.proof import try_verify
+
+EXIT_VERIFIED = 0
+EXIT_NOT_VERIFIED = 1
+EXIT_USAGE = 2
+
+DEFAULT_ROLE_BY_LEVEL = {"instance": "IAM_OWNER", "org": "ORG_OWNER", "project": "PROJECT_OWNER"}
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would print and exit by itself; keep the exit code ours
+        raise _UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m zitadel_bootstrap.verification",
+        description="Prove that a ZITADEL machine key logs in (JWT-bearer, RFC 7523) and holds its grants.",
+    )
+    parser.add_argument("--issuer", required=True, help="instance origin, e.g. https://my-instance.zitadel.cloud")
+    parser.add_argument("--key-file", required=True, help="machine key JSON file, or - for stdin")
+    parser.add_argument("--org-id", help="org context (x-zitadel-orgid); default grant: ORG_OWNER on this org")
+    parser.add_argument(
+        "--role", action="append", default=[], help="required role (repeatable); default depends on --level"
+    )
+    parser.add_argument("--level", choices=("instance", "org", "project"), help="where the roles must be held")
+    parser.add_argument("--project-id", help="project whose membership is required (with --level project)")
+    parser.add_argument(
+        "--audience", default=ZITADEL_AUDIENCE, help="'zitadel' (default) or a project id for the token audience"
+    )
+    parser.add_argument("--timeout", type=float, default=60.0, help="deadline in seconds (default 60)")
+    parser.add_argument("--insecure", action="store_true", help="allow a plain-http issuer (local instances only)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each attempt on stderr")
+    return parser
+
+
+def _grants(args: argparse.Namespace) -> tuple[Grant, ...]:
+    level = args.level or ("org" if args.org_id else None)
+    if level is None:
+        if args.role or args.project_id:
+            raise _UsageError("--role/--project-id need --org-id or --level instance|project")
+        return ()  # identity only: users/me proves the key, the user and the ZITADEL audience
+    roles = tuple(args.role) or (DEFAULT_ROLE_BY_LEVEL[level],)
+    if level == "org":
+        if not args.org_id:
+            raise _UsageError("--level org needs --org-id")
+        return (Grant(level="org", resource_id=args.org_id, roles=roles),)
+    if level == "project":
+        if not args.project_id:
+            raise _UsageError("--level project needs --project-id")
+        return (Grant(level="project", resource_id=args.project_id, roles=roles),)
+    return (Grant(level="instance", resource_id="", roles=roles),)
+
+
+def _read_key(path: str, stdin: TextIO) -> str:
+    if path == "-":
+        return stdin.read()
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise InvalidInputError(
+            f"Cannot read the key file {path!r}: {exc.strerror or type(exc).__name__}.", field="key_file"
+        ) from exc
+
+
+def _request(args: argparse.Namespace, stdin: TextIO) -> VerificationRequest:
+    key = parse_key_file(_read_key(args.key_file, stdin))
+    policy = RetryPolicy(deadline_seconds=args.timeout, settle_seconds=args.timeout)
+    return VerificationRequest(
+        issuer=args.issuer,
+        key=key,
+        grants=_grants(args),
+        audience=args.audience,
+        org_id=args.org_id,
+        insecure=args.insecure,
+        policy=policy,
+    )
+
+
+def _summary(result: VerificationResult) -> str:
+    org = f" in org {result.org_id}" if result.org_id else ""
+    lines = [f"verified: user {result.user_id} with key {result.key_id}{org}"]
+    for name, roles in sorted(result.roles_found.items()):
+        lines.append(f"  {name}: {', '.join(roles) or '(no roles)'}")
+    expires = f", expires in {result.expires_in} s" if result.expires_in is not None else ""
+    lines.append(f"  token: {result.token_type} ({result.token_format}){expires}")
+    lines.append(f"  {result.attempts} requests in {result.elapsed_seconds:.2f} s")
+    return "\n".join(lines)
+
+
+def _verify_logged(request: VerificationRequest, stderr: TextIO) -> VerificationResult:
+    # Only the verifier's own logger: its records carry ids and classified reasons, never key or token text.
+    package_logger = logging.getLogger(__package__)
+    handler = logging.StreamHandler(stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    previous_level = package_logger.level
+    package_logger.addHandler(handler)
+    package_logger.setLevel(logging.DEBUG)
+    try:
+        return try_verify(request)
+    finally:
+        package_logger.removeHandler(handler)
+        package_logger.setLevel(previous_level)
+
+
+def _bad_input(message: str, kind: str, as_json: bool, stdout: TextIO, stderr: TextIO) -> int:
+    if as_json:
+        json.dump({"verified": False, "failure_kind": kind, "failure": message}, stdout, indent=2)
+        stdout.write("\n")
+    print(f"error: {message}", file=stderr)
+    return EXIT_USAGE
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        print(f"{parser.format_usage().rstrip()}\nerror: {exc}", file=stderr)
+        return EXIT_USAGE
+    try:
+        request = _request(args, stdin)
+    except _UsageError as exc:
+        return _bad_input(str(exc), KIND_BAD_INPUT, args.json, stdout, stderr)
+    except InvalidInputError as exc:  # KeyFileError included
+        return _bad_input(str(exc), exc.kind, args.json, stdout, stderr)
+    result = _verify_logged(request, stderr) if args.verbose else try_verify(request)
+    if args.json:
+        json.dump(result.to_dict(), stdout, indent=2)
+        stdout.write("\n")
+    elif result.verified:
+        print(_summary(result), file=stdout)
+    if not result.verified:
+        if not args.json:
+            print(f"not verified ({result.failure_kind}): {result.failure}", file=stderr)
+        return EXIT_NOT_VERIFIED
+    return EXIT_VERIFIED
+
+
+__all__ = ["EXIT_NOT_VERIFIED", "EXIT_USAGE", "EXIT_VERIFIED", "build_parser", "main"]

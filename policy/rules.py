@@ -26,7 +26,7 @@ KEY_MATERIAL_SECRET: Final = "key-material-secret"  # noqa: S105 (a rule name)
 ACCOUNT_VERIFIED: Final = "service-account-verified"
 
 SERVICE_ACCOUNT_TYPE: Final = "zitadel-bootstrap:index:ServiceAccount"
-VERIFICATION_TYPE: Final = "pulumi-python:dynamic/verification:JwtBearerVerification"
+VERIFICATION_TYPE: Final = "zitadel-bootstrap:index:JwtBearerVerification"
 MACHINE_KEY_TYPE: Final = "zitadel:index/machineKey:MachineKey"
 INSTANCE_MEMBER_TYPE: Final = "zitadel:index/instanceMember:InstanceMember"
 STACK_TYPE: Final = "pulumi:pulumi:Stack"

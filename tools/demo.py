@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 import sys
 
-from components.settings import load_settings_file
+from zitadel_bootstrap.config import load_settings_file
+
 from tools.pulumi_cli import REPO, PulumiCli, PulumiCliError
 from tools.standin import StandIn, StandInError
 

@@ -38,8 +38,8 @@ def serving(server: ServerT, start_error: type[Exception], what: str) -> Iterato
 
 
 PASSPHRASE = "zitadel-bootstrap-e2e"  # a throwaway passphrase of a throwaway backend
-VERIFICATION_TYPE = "pulumi-python:dynamic/verification:JwtBearerVerification"
-KEY_ROTATION_TYPE = "pulumi-python:dynamic/rotation:KeyRotation"
+VERIFICATION_TYPE = "zitadel-bootstrap:index:JwtBearerVerification"
+KEY_ROTATION_TYPE = "zitadel-bootstrap:index:KeyRotation"
 MACHINE_USER = "zitadel:index/machineUser:MachineUser"
 MACHINE_KEY = "zitadel:index/machineKey:MachineKey"
 ORG_MEMBER = "zitadel:index/orgMember:OrgMember"

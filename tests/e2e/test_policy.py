@@ -157,7 +157,7 @@ import runpy
 
 import pulumi
 
-LEAKY = ("zitadel:index/machineKey:MachineKey", "pulumi-python:dynamic/verification:JwtBearerVerification")
+LEAKY = ("zitadel:index/machineKey:MachineKey", "zitadel-bootstrap:index:JwtBearerVerification")
 
 
 def without_secret_outputs(args):

@@ -215,7 +215,7 @@ def _validated(props: Mapping[str, Any]) -> VerificationProps:
 #: The resource's type: a custom resource of this package's own provider (served by ``provider.server``).
 RESOURCE_TYPE = "zitadel-bootstrap:index:JwtBearerVerification"
 #: Its type up to 0.2, as a ``pulumi.dynamic`` resource: the alias that carries existing stacks over unchanged.
-FORMER_TYPE = "pulumi-python:dynamic:Resource"
+FORMER_TYPE = "pulumi-python:dynamic/verification:JwtBearerVerification"
 
 
 class JwtBearerVerification(pulumi.CustomResource):

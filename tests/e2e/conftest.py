@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from zitadel_bootstrap.cli.engine import ENGINE_HINT, pulumi_binary
 
 from tests.e2e.reliability import SCENARIOS, Scenario, summary_lines
 from tests.e2e.stacks import ALL_CLIS, serving
-from tools.pulumi_cli import ENGINE_HINT, pulumi_binary
 from tools.standin import StandIn, StandInError
 
 _LAYER_START: list[float] = []

@@ -1,0 +1,76 @@
+"""The package adopted by a team's own program, in Python, Pulumi YAML and TypeScript, each in its own directory
+with its own state, through the plain CLI: up with its preview, the drift check (0), a drift (7), the repair,
+destroy. None of them sets up Python for the package's resources: the package's provider serves them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.consumer import CONSUMERS, Consumer, package_copy, python_venv, run
+from tools.standin import StandIn
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return package_copy(tmp_path_factory.mktemp("package") / "zitadel-bootstrap")
+
+
+def test_consumer_python_program_with_the_package_pip_installed(
+    tmp_path: Path, package: Path, standin: StandIn
+) -> None:
+    project = tmp_path / "python-consumer"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text(
+        "name: zb-consumer-python\n"
+        "runtime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: venv\n"
+        "stackConfigDir: stacks\n"
+        "backend:\n  url: file://./state\n"
+        "plugins:\n  providers:\n    - name: zitadel-bootstrap\n      path: venv/bin\n"
+    )
+    shutil.copy(CONSUMERS / "python__main__.py", project / "__main__.py")
+    venv = python_venv(project, package)
+    # The program imports the installed package, not this checkout.
+    where = run([str(venv / "bin" / "python"), "-c", "import zitadel_bootstrap; print(zitadel_bootstrap.__file__)"], project)
+    assert str(venv) in where, where
+    Consumer.create(project, standin, "py-robot", project="zb-consumer-python").lifecycle()
+
+
+def test_consumer_yaml_program_with_pulumi_package_add(tmp_path: Path, package: Path, standin: StandIn) -> None:
+    project = tmp_path / "yaml-consumer"
+    project.mkdir()
+    shutil.copy(CONSUMERS / "yaml-Pulumi.yaml", project / "Pulumi.yaml")
+    consumer = Consumer.create(project, standin, "yaml-robot", project="zb-consumer-yaml")
+    consumer.cli.run("package", "add", str(package), label="package add", with_stack=False, timeout=900)
+    assert str(package) in (project / "Pulumi.yaml").read_text(), "package add records the package in Pulumi.yaml"
+    consumer.lifecycle()
+
+
+def test_consumer_typescript_program_with_pulumi_package_add(tmp_path: Path, package: Path, standin: StandIn) -> None:
+    project = tmp_path / "ts-consumer"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text(
+        "name: zb-consumer-ts\nruntime: nodejs\nstackConfigDir: stacks\nbackend:\n  url: file://./state\n"
+    )
+    (project / "package.json").write_text(
+        json.dumps(
+            {
+                "name": "zb-consumer-ts",
+                "main": "index.ts",
+                "dependencies": {"@pulumi/pulumi": "3.270.0"},
+                "devDependencies": {"typescript": "^5", "@types/node": "^20"},
+            },
+            indent=2,
+        )
+    )
+    (project / "tsconfig.json").write_text(
+        json.dumps({"compilerOptions": {"strict": True, "target": "es2020", "module": "commonjs", "skipLibCheck": True}})
+    )
+    shutil.copy(CONSUMERS / "index.ts", project / "index.ts")
+    run(["npm", "install", "--no-audit", "--no-fund"], project)
+    consumer = Consumer.create(project, standin, "ts-robot", project="zb-consumer-ts")
+    consumer.cli.run("package", "add", str(package), label="package add", with_stack=False, timeout=900)
+    consumer.lifecycle()

@@ -42,7 +42,10 @@ def python_venv(directory: Path, package: Path) -> Path:
     """A virtualenv of the consumer's own with the package installed from its folder (not the checkout's path)."""
     venv = directory / "venv"
     run([sys.executable, "-m", "venv", str(venv)], directory)
-    run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(package)], directory)
+    run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(package)],
+        directory,
+    )
     return venv
 
 
@@ -86,7 +89,8 @@ class Consumer:
         assert outputs["verified"] is True, outputs
         assert outputs["keyJson"] == "[secret]", "the key file must leave the stack only as a secret"
         user = self.user()
-        assert user is not None and user["id"] == outputs["userId"], (user, outputs)
+        assert user is not None, f"no user {self.user_name} in the stand-in"
+        assert user["id"] == outputs["userId"], (user, outputs)
         shown = self.cli.outputs(show_secrets=True)["keyJson"]
         assert f'"userId":"{user["id"]}"' in shown.replace(" ", ""), "the secret output holds the user's key file"
 

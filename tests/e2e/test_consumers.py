@@ -34,7 +34,9 @@ def test_consumer_python_program_with_the_package_pip_installed(
     shutil.copy(CONSUMERS / "python__main__.py", project / "__main__.py")
     venv = python_venv(project, package)
     # The program imports the installed package, not this checkout.
-    where = run([str(venv / "bin" / "python"), "-c", "import zitadel_bootstrap; print(zitadel_bootstrap.__file__)"], project)
+    where = run(
+        [str(venv / "bin" / "python"), "-c", "import zitadel_bootstrap; print(zitadel_bootstrap.__file__)"], project
+    )
     assert str(venv) in where, where
     Consumer.create(project, standin, "py-robot", project="zb-consumer-python").lifecycle()
 
@@ -67,7 +69,9 @@ def test_consumer_typescript_program_with_pulumi_package_add(tmp_path: Path, pac
         )
     )
     (project / "tsconfig.json").write_text(
-        json.dumps({"compilerOptions": {"strict": True, "target": "es2020", "module": "commonjs", "skipLibCheck": True}})
+        json.dumps(
+            {"compilerOptions": {"strict": True, "target": "es2020", "module": "commonjs", "skipLibCheck": True}}
+        )
     )
     shutil.copy(CONSUMERS / "index.ts", project / "index.ts")
     run(["npm", "install", "--no-audit", "--no-fund"], project)

@@ -44,7 +44,8 @@ def test_consumer_python_program_with_the_package_pip_installed(
 def test_consumer_yaml_program_with_pulumi_package_add(tmp_path: Path, package: Path, standin: StandIn) -> None:
     project = tmp_path / "yaml-consumer"
     project.mkdir()
-    shutil.copy(CONSUMERS / "yaml-Pulumi.yaml", project / "Pulumi.yaml")
+    template = (CONSUMERS / "yaml-Pulumi.yaml").read_text()
+    (project / "Pulumi.yaml").write_text(template.replace("@ORG_ID@", standin.default_org_id))
     consumer = Consumer.create(project, standin, "yaml-robot", project="zb-consumer-yaml")
     consumer.cli.run("package", "add", str(package), label="package add", with_stack=False, timeout=900)
     assert str(package) in (project / "Pulumi.yaml").read_text(), "package add records the package in Pulumi.yaml"
@@ -66,11 +67,6 @@ def test_consumer_typescript_program_with_pulumi_package_add(tmp_path: Path, pac
                 "devDependencies": {"typescript": "^5", "@types/node": "^20"},
             },
             indent=2,
-        )
-    )
-    (project / "tsconfig.json").write_text(
-        json.dumps(
-            {"compilerOptions": {"strict": True, "target": "es2020", "module": "commonjs", "skipLibCheck": True}}
         )
     )
     shutil.copy(CONSUMERS / "index.ts", project / "index.ts")

@@ -10,6 +10,7 @@ from .errors import (
     TokenExchangeError,
     VerificationError,
 )
+from .exchange import JWT_BEARER_GRANT_TYPE
 from .grants import GrantMatch, match_grants
 from .keyfile import MachineKey, parse_key_file
 from .model import (
@@ -21,7 +22,7 @@ from .model import (
     VerificationRequest,
     VerificationResult,
 )
-from .proof import JWT_BEARER_GRANT_TYPE, held_permissions, try_verify, verify
+from .proof import held_permissions, try_verify, verify
 
 __all__ = [
     "DEFAULT_ASSERTION_LIFETIME_SECONDS",

@@ -1,7 +1,7 @@
 """One error family for the verifier.
 
-Every error carries a stable machine-readable ``kind`` (used by the dynamic provider's outputs, the CLI's JSON
-and tests) and a ``hint`` that says how to fix the likely cause. Messages name the operation and the user, key
+Every error carries a stable machine-readable ``kind`` (used by the verification resource's outputs, the CLI's
+JSON and tests) and a ``hint`` that says how to fix the likely cause. Messages name the operation and the user, key
 and org ids; they never contain key material, assertions or tokens.
 """
 

@@ -33,7 +33,7 @@ def build_client(transport: httpx.BaseTransport | None = None, *, tls: bool = Tr
 
 
 def client_for(url: str) -> httpx.Client:
-    """The process's client for ``url``'s scheme (thread-safe: the dynamic provider serves calls in threads)."""
+    """The process's client for ``url``'s scheme (thread-safe: the package's provider serves calls in threads)."""
     scheme = "https" if url.startswith("https://") else "http"
     with _lock:
         client = _clients.get(scheme)

@@ -1,6 +1,6 @@
 """Value types of the verifier: what to prove (Grant, VerificationRequest), how hard to try (RetryPolicy),
-and what was proven (VerificationResult). Validation lives here so the CLI, the library and the dynamic
-provider's ``check`` reject the same inputs with the same words."""
+and what was proven (VerificationResult). Validation lives here so the CLI, the library and the verification
+resource's ``check`` reject the same inputs with the same words."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Prove a ZITADEL machine key end to end: discovery, JWT-bearer exchange (RFC 7523), then the ZITADEL API.
 
-A token alone proves little: ZITADEL issues one even for a wrong project audience. So the token is used:
-``GET /auth/v1/users/me`` proves the ZITADEL audience and the identity, ``POST /auth/v1/memberships/me/_search``
-proves the grants. Each step's answers are classified by classify.py and retried by retry.py.
+This module is the run: it sends the requests, within one budget, and counts them. What the answers mean lives
+with each job: ``exchange`` (discovery and the token exchange), ``api`` (the identity, grant and permission
+proofs on ZITADEL's API); classify.py classifies the failures and retry.py retries them.
 
 Entry points: ``verify`` raises a VerificationError when the proof fails; ``try_verify`` reports the failure in
 the result instead (refresh uses it: a revoked key is live state to report, not an error).
@@ -16,66 +16,44 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict, TypeVar, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import urlsplit
 
 import httpx
-import jwt
 
-from .assertion import build_assertion
-from .classify import (
-    API_RULES,
-    DISCOVERY_RULES,
-    HINT_GRANT_MISSING,
-    HINT_ISSUER,
-    HINT_ROLES_MISSING,
-    HINT_TRANSIENT,
-    HINT_USER_INACTIVE,
-    ORG_HEADER,
-    TOKEN_RULES,
-    USERS_ME_RULES,
-    StepError,
-    classify,
-    json_object,
+from .api import (
+    MAX_MEMBERSHIP_PAGES,
+    MEMBERSHIPS_SEARCH_PATH,
+    PERMISSIONS_SEARCH_PATH,
+    USERS_ME_PATH,
+    grants_failure,
+    memberships_query,
+    read_identity,
+    read_memberships_page,
+    read_permissions,
 )
+from .assertion import build_assertion
+from .classify import HINT_TRANSIENT, ORG_HEADER, StepError
 from .errors import (
     KIND_AUDIENCE_REJECTED,
-    KIND_BAD_RESPONSE,
     KIND_CONNECTION_FAILED,
-    KIND_DISCOVERY_FAILED,
-    KIND_GRANT_MISSING,
-    KIND_IDENTITY_MISMATCH,
-    KIND_ROLES_MISSING,
     KIND_TIMEOUT,
     KIND_TLS_FAILED,
     KIND_TOKEN_REJECTED,
-    KIND_USER_INACTIVE,
     ApiProofError,
     DeadlineExceededError,
     DiscoveryError,
     TokenExchangeError,
     VerificationError,
 )
+from .exchange import DISCOVERY_PATH, JWT_BEARER_GRANT_TYPE, Discovery, TokenGrant, read_discovery, read_token
 from .grants import match_grants
 from .http import build_client, client_for, is_tls_failure
 from .keyfile import ensure_not_expired
 from .model import VerificationRequest, VerificationResult
-from .redaction import redact
 from .retry import Budget, RetriesExhaustedError
 
 logger = logging.getLogger(__name__)
-
-JWT_BEARER_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-DISCOVERY_PATH = "/.well-known/openid-configuration"
-USERS_ME_PATH = "/auth/v1/users/me"
-MEMBERSHIPS_SEARCH_PATH = "/auth/v1/memberships/me/_search"
-PERMISSIONS_SEARCH_PATH = "/auth/v1/permissions/zitadel/me/_search"
-USER_STATE_ACTIVE = "USER_STATE_ACTIVE"
-# Zero values are omitted by ZITADEL's REST gateway, so an absent state is "unspecified", not "inactive".
-USER_STATES_NOT_INACTIVE = frozenset({USER_STATE_ACTIVE, "USER_STATE_UNSPECIFIED", ""})
-MEMBERSHIPS_PAGE_LIMIT = 100
-MAX_MEMBERSHIP_PAGES = 50
 
 T = TypeVar("T")
 
@@ -92,110 +70,6 @@ class Step(enum.Enum):
     def __init__(self, label: str, error: type[VerificationError]) -> None:
         self.label = label
         self.error = error
-
-
-@dataclass(frozen=True)
-class Discovery:
-    issuer: str
-    token_endpoint: str
-
-
-@dataclass(frozen=True)
-class TokenGrant:
-    """The token endpoint's answer. ``access_token`` is kept out of repr so it cannot reach a log."""
-
-    access_token: str = field(repr=False)
-    token_type: str
-    token_format: Literal["opaque", "jwt"]
-    expires_in: int | None
-
-
-# --- reading answers ------------------------------------------------------------------------------------------
-
-
-def read_discovery(response: httpx.Response, *, issuer: str, insecure: bool, now: float) -> Discovery:
-    what = f"OIDC discovery at {issuer}{DISCOVERY_PATH}"
-    if response.status_code != 200:
-        raise classify(DISCOVERY_RULES, response, what, now)
-
-    def broken(problem: str, hint: str = HINT_ISSUER) -> StepError:
-        return StepError(KIND_DISCOVERY_FAILED, "fatal", f"{what} {problem}", hint=hint)
-
-    document = json_object(response)
-    if document is None:
-        raise broken("did not return a JSON object")
-    grant_types = document.get("grant_types_supported")
-    if not isinstance(grant_types, list) or JWT_BEARER_GRANT_TYPE not in grant_types:
-        raise broken(
-            f"does not advertise the JWT-bearer grant ({JWT_BEARER_GRANT_TYPE})",
-            "Every ZITADEL version supports it: the issuer is probably not a ZITADEL instance.",
-        )
-    token_endpoint = document.get("token_endpoint")
-    if not isinstance(token_endpoint, str):
-        raise broken("has no token_endpoint")
-    parts = urlsplit(token_endpoint)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise broken("has no usable token_endpoint")
-    if parts.scheme == "http" and not insecure:
-        raise broken(
-            "names a plain-http token endpoint; the assertion would travel unencrypted",
-            "Fix the instance's external TLS settings (ExternalSecure), or use insecure for local tests.",
-        )
-    advertised = document.get("issuer")
-    # The assertion's aud must equal the issuer ZITADEL itself uses, which discovery states authoritatively.
-    effective_issuer = advertised if isinstance(advertised, str) and advertised else issuer
-    if effective_issuer != issuer:
-        logger.debug("discovery advertises issuer %s, configured %s; using the advertised one", advertised, issuer)
-    return Discovery(issuer=effective_issuer, token_endpoint=token_endpoint)
-
-
-def read_token(response: httpx.Response, *, user_id: str, key_id: str, now: float) -> TokenGrant:
-    what = f"The JWT-bearer token exchange for user {user_id} with key {key_id}"
-    if response.status_code != 200:
-        raise classify(TOKEN_RULES, response, what, now)
-    body = json_object(response)
-    if body is None or not isinstance(body.get("access_token"), str) or not body["access_token"]:
-        raise StepError(KIND_BAD_RESPONSE, "fatal", f"{what} answered 200 without an access_token", hint=HINT_ISSUER)
-    access_token: str = body["access_token"]
-    token_type = body.get("token_type", "Bearer")
-    if not isinstance(token_type, str) or token_type.lower() != "bearer":
-        raise StepError(KIND_BAD_RESPONSE, "fatal", f"{what} returned an unsupported token_type {token_type!r}")
-    claims = jwt_claims(access_token)
-    if claims is not None and "sub" in claims and claims["sub"] != user_id:
-        raise StepError(
-            KIND_IDENTITY_MISMATCH,
-            "fatal",
-            f"{what} returned a JWT access token for another subject ({redact(str(claims['sub']), 40)})",
-            hint="The key file's userId does not match the user ZITADEL authenticated.",
-        )
-    return TokenGrant(
-        access_token=access_token,
-        token_type=token_type,
-        token_format="jwt" if claims is not None else "opaque",
-        expires_in=as_int(body.get("expires_in")),
-    )
-
-
-def jwt_claims(token: str) -> dict[str, Any] | None:
-    """Claims of a JWT-shaped token, unverified: only used to tell the format and cross-check ``sub``."""
-    try:
-        header = jwt.get_unverified_header(token)
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        return None
-    return claims if "alg" in header and isinstance(claims, dict) else None
-
-
-def as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
 # --- the run --------------------------------------------------------------------------------------------------
@@ -361,51 +235,15 @@ class _Proof:
         user_id = self.request.key.user_id
         what = f"GET {USERS_ME_PATH} for user {user_id}"
         response = self._send("GET", self.request.issuer + USERS_ME_PATH, what, headers=self._api_headers(token))
-        if response.status_code != 200:
-            raise classify(USERS_ME_RULES, response, what, self.clock())
-        body = json_object(response)
-        user = body.get("user") if body else None
-        if not isinstance(user, dict) or not isinstance(user.get("id"), str):
-            raise StepError(KIND_BAD_RESPONSE, "fatal", f"{what} returned no user object", hint=HINT_ISSUER)
-        if user["id"] != user_id:
-            raise StepError(
-                KIND_IDENTITY_MISMATCH,
-                "fatal",
-                f"{what} authenticated user {redact(user['id'], 40)}, not {user_id}",
-                hint="The key file's userId does not belong to the key; use the key file of this machine user.",
-            )
-        state = user.get("state", "")
-        if not isinstance(state, str) or state not in USER_STATES_NOT_INACTIVE:
-            raise StepError(
-                KIND_USER_INACTIVE,
-                "fatal",
-                f"{what} reports the user in state {redact(str(state), 40)}",
-                hint=HINT_USER_INACTIVE,
-            )
+        read_identity(response, user_id=user_id, what=what, now=self.clock())
 
     def _prove_grants(self, token: TokenGrant) -> None:
         match = match_grants(self.request.grants, self._list_memberships(token))
+        # Kept even when the proof fails: the result reports what was found.
         self.roles_found = match.roles_found
-        user_id = self.request.key.user_id
-        if match.missing:
-            names = ", ".join(grant.describe() for grant in match.missing)
-            raise StepError(
-                KIND_GRANT_MISSING,
-                "consistency",
-                f"user {user_id} has no membership on {names}",
-                hint=HINT_GRANT_MISSING,
-            )
-        if match.lacking_roles:
-            details = "; ".join(
-                f"{name} lacks {', '.join(roles)} (has {', '.join(match.roles_found[name]) or 'none'})"
-                for name, roles in sorted(match.lacking_roles.items())
-            )
-            raise StepError(
-                KIND_ROLES_MISSING,
-                "consistency",
-                f"user {user_id} lacks required roles: {details}",
-                hint=HINT_ROLES_MISSING,
-            )
+        failure = grants_failure(match, self.request.key.user_id)
+        if failure is not None:
+            raise failure
 
     def permissions_in(self, org_id: str | None) -> frozenset[str]:
         """The ZITADEL permissions the token's user holds in ``org_id``'s context (its own org when None);
@@ -419,13 +257,7 @@ class _Proof:
             if org_id:
                 headers[ORG_HEADER] = org_id
             response = self._send("POST", self.request.issuer + PERMISSIONS_SEARCH_PATH, what, headers=headers, json={})
-            if response.status_code != 200:
-                raise classify(API_RULES, response, f"{what} in org {org_id}" if org_id else what, self.clock())
-            body = json_object(response)
-            result = body.get("result", []) if body else None  # omitted when empty
-            if not isinstance(result, list) or not all(isinstance(item, str) for item in result):
-                raise StepError(KIND_BAD_RESPONSE, "fatal", f"{what} returned a malformed result list")
-            return frozenset(result)
+            return read_permissions(response, what=what, org_id=org_id, now=self.clock())
 
         return self._step(Step.PERMISSIONS, ask)
 
@@ -434,20 +266,10 @@ class _Proof:
         url = self.request.issuer + MEMBERSHIPS_SEARCH_PATH
         collected: list[dict[str, Any]] = []
         for _page in range(MAX_MEMBERSHIP_PAGES):
-            # int64/uint64 travel as strings through ZITADEL's REST gateway; limit is a uint32 number.
-            query = {"query": {"offset": str(len(collected)), "limit": MEMBERSHIPS_PAGE_LIMIT, "asc": True}}
+            query = memberships_query(len(collected))
             response = self._send("POST", url, what, headers=self._api_headers(token), json=query)
-            if response.status_code != 200:
-                raise classify(API_RULES, response, what, self.clock())
-            body = json_object(response)
-            if body is None:
-                raise StepError(KIND_BAD_RESPONSE, "fatal", f"{what} did not return a JSON object")
-            page = body.get("result", [])  # omitted when empty
-            if not isinstance(page, list) or not all(isinstance(item, dict) for item in page):
-                raise StepError(KIND_BAD_RESPONSE, "fatal", f"{what} returned a malformed result list")
+            page, total = read_memberships_page(response, what=what, now=self.clock())
             collected.extend(page)
-            details = body.get("details")
-            total = as_int(details.get("totalResult")) if isinstance(details, dict) else None
             if not page or total is None or len(collected) >= total:
                 return collected
         logger.debug("%s: stopped after %d pages", what, MAX_MEMBERSHIP_PAGES)
@@ -523,3 +345,6 @@ def held_permissions(
     with _running(request, runtime) as proof:
         proof.log_in()
         return {org_id: proof.permissions_in(org_id) for org_id in org_ids}
+
+
+__all__ = ["JWT_BEARER_GRANT_TYPE", "Runtime", "held_permissions", "try_verify", "verify"]

@@ -1,5 +1,5 @@
 """The verification resource's boundary: its one list of inputs and the one conversion of grants, for the
-component that declares it, the dynamic provider that receives it and the tests.
+component that declares it, the package's provider that receives it and the tests.
 
 The engine hands the provider plain values: strings, numbers, bools, lists and dicts. ``VerificationProps`` is
 those inputs once every one is known and valid; ``input_failures`` checks what is known at preview time, where

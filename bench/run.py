@@ -103,7 +103,7 @@ def bench_verification(standin: StandIn, runs: int) -> None:
 
 
 def bench_key_loading(key_json: str, runs: int) -> None:
-    """What loading a key costs (once per key and process in the dynamic provider), and why."""
+    """What loading a key costs (once per key and process in the package's provider), and why."""
     pem = json.loads(key_json)["key"].encode()
     ours = statistics.median(timed(lambda: parse_key_file(key_json)) for _ in range(runs))
     openssl = statistics.median(

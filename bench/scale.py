@@ -3,11 +3,11 @@
 1. The whole program at scale: 100 organizations declared in the config with 3 service accounts each (1,900
    resources), through the plain `pulumi` CLI against the stand-in: `up` from empty (with its preview), the drift
    check `preview --refresh --expect-no-changes`, and `destroy`, each with its wall time, CPU time and the peak
-   memory of the engine, the language host and program, the zitadel plugin and the dynamic providers; then the
+   memory of the engine, the language host and program, the zitadel plugin and the package provider; then the
    drift check again with `--parallel` 4 and 64 to show its effect.
 2. The verification's share: 100 accounts in one org with verification on and off, side by side in one run, and
    their ratios (targets: up at most 1.25x, preview --refresh at most 1.5x, destroy at most 1.1x), with the CPU
-   time of each part (engine, language host and program, dynamic providers, zitadel plugin).
+   time of each part (engine, language host and program, package provider, zitadel plugin).
 3. The engine's share: the same pair again with PULUMI_SKIP_CHECKPOINTS=true, which leaves out the local file
    backend's rewrite of the whole checkpoint after every step (an experimental engine switch, for measuring only).
 """
@@ -42,10 +42,15 @@ def kind_of(process: psutil.Process) -> str:
         return "other"
     if "zitadel-standin" in command:
         return "stand-in (not Pulumi)"
+    # The package's own provider: its script, or a python running its module. Checked before the zitadel plugin,
+    # whose name "pulumi-resource-zitadel" is the start of the script's.
+    if any(
+        name in command
+        for name in ("pulumi-resource-zitadel-bootstrap", "zitadel_bootstrap.provider", "zitadel_bootstrap/provider")
+    ):
+        return "package provider (verification, key schedule)"
     if "pulumi-resource-zitadel" in command:
         return "zitadel plugin"
-    if "pulumi.dynamic" in command or "pulumi-resource-pulumi-python" in command:
-        return "dynamic providers"
     if "pulumi-language-python" in command or "/.venv/bin/python" in command:
         return "language host + program"  # with the host's own python calls (pip list, version checks)
     if command.split(" ", 1)[0].endswith("pulumi"):

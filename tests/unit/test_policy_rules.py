@@ -306,8 +306,7 @@ def test_every_service_account_needs_a_verification_child_unless_allow_listed() 
     found = rules.unverified_violations(resources, frozenset({"legacy"}))
     assert [v.urn for v in found] == [sa_urn("batch")]
     assert found[0].message.startswith(
-        'service account "batch" is not verified: it has no '
-        "pulumi-python:dynamic/verification:JwtBearerVerification child"
+        'service account "batch" is not verified: it has no zitadel-bootstrap:index:JwtBearerVerification child'
     )
     assert 'add "batch" to allowedAccounts of service-account-verified' in found[0].message
 

@@ -1,29 +1,39 @@
 # mypy: disallow-untyped-decorators=False
 # (pulumi.runtime.test is an untyped decorator)
-"""The ServiceAccount component under Pulumi mocks: children, names, parents, org ids, grants, secrets."""
+"""The ServiceAccount component under Pulumi mocks: children, names, parents, org ids, grants, secrets, and the
+package's own custom resources (the verification and the key schedule) as the engine receives them."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
-from typing import Any
+import runpy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
 
 import pulumi
 import pytest
-from zitadel_bootstrap.component.service_account import RESOURCE_TYPE, ServiceAccount, ServiceAccountArgs
-from zitadel_bootstrap.config import ServiceAccountSettings, VerificationSettings
+from zitadel_bootstrap import ServiceAccount, ServiceAccountArgs, clock
+from zitadel_bootstrap.component import RESOURCE_TYPE
+from zitadel_bootstrap.key_schedule import resource as key_schedule
+from zitadel_bootstrap.provider import verification
 
 ORG = "259254409320316419"
+#: The id the mocks give an organization the program declares.
+DECLARED_ORG = "259254409320316420"
 KEY_JSON = json.dumps({"type": "serviceaccount", "keyId": "k1", "key": "not-a-real-key", "userId": "u1"})
+NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHILDREN = {"ci-user", "ci-key-rotation", "ci-key", "ci-org-member", "ci-verification"}
 
 
 @dataclass
 class RecordingMocks(pulumi.runtime.Mocks):
     resources: dict[str, pulumi.runtime.MockResourceArgs] = field(default_factory=dict)
-    #: name -> (parent URN, dependency URNs) as the SDK sent them to the monitor.
-    links: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
-    ignore_changes: dict[str, list[str]] = field(default_factory=dict)
-    aliases: dict[str, list[Any]] = field(default_factory=dict)
+    #: name -> the RegisterResource request as the SDK sent it to the monitor (parent, dependencies, aliases...).
+    requests: dict[str, Any] = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         self.resources[args.name] = args
@@ -34,12 +44,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "zitadel:index/machineKey:MachineKey":
             state["keyDetails"] = KEY_JSON
             return "k1", state
-        if args.typ == "pulumi-python:dynamic/rotation:KeyRotation":
-            # The provider plans the schedule; under mocks, the fixed date stands in for it.
+        if args.typ == "zitadel:index/org:Org":
+            return DECLARED_ORG, state
+        if args.typ == key_schedule.RESOURCE_TYPE:
+            # The package's provider plans the schedule; under mocks, the fixed date stands in for it.
             expires = args.inputs.get("fixed_expiration") or "2027-04-01T12:00:00Z"
             state.update(expires_at=expires, days_left=30, due=False)
             return f"{args.name}-id", state
-        if args.typ.startswith("pulumi-python:dynamic"):
+        if args.typ == verification.RESOURCE_TYPE:
             state.update(
                 verified=True,
                 roles_found={"org": ["ORG_OWNER"]},
@@ -58,6 +70,21 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
 
+    def parent(self, name: str) -> str:
+        return str(self.requests[name].parent)
+
+    def dependencies(self, name: str) -> set[str]:
+        """The names of the resources ``name`` depends on."""
+        return {urn.rsplit("::", 1)[1] for urn in self.requests[name].dependencies}
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock() -> Iterator[None]:
+    """The component dates keys and checks keyExpiration against the program's clock: frozen here."""
+    frozen = clock.Clock(now=NOW.timestamp, monotonic=lambda: 0.0, sleep=lambda _seconds: None)
+    with clock.use(frozen):
+        yield
+
 
 @pytest.fixture
 def mocks() -> RecordingMocks:
@@ -67,41 +94,33 @@ def mocks() -> RecordingMocks:
     register = monitor.RegisterResource
 
     def recording_register(request: Any) -> Any:
-        recorder.links[request.name] = (request.parent, list(request.dependencies))
-        recorder.ignore_changes[request.name] = list(request.ignoreChanges)
-        recorder.aliases[request.name] = list(request.aliases)
+        recorder.requests[request.name] = request
         return register(request)
 
     monitor.RegisterResource = recording_register
     return recorder
 
 
-def settings(**changes: Any) -> ServiceAccountSettings:
-    base = ServiceAccountSettings(
-        name="ci",
-        org_id=ORG,
-        user_name="ci-bot",
-        display_name="CI bot",
-        description="deploys things",
-        access_token_type="ACCESS_TOKEN_TYPE_BEARER",
-        roles=("ORG_OWNER",),
-        key_expiration="2027-01-01T00:00:00Z",
-        rotate_before_days=30,
-    )
-    return replace(base, **changes)
+def args(**changes: Any) -> ServiceAccountArgs:
+    """A valid account's inputs; a change to None leaves that input out."""
+    values: dict[str, Any] = {
+        "user_name": "ci-bot",
+        "org_id": ORG,
+        "display_name": "CI bot",
+        "description": "deploys things",
+        "access_token_type": "ACCESS_TOKEN_TYPE_BEARER",
+        "roles": ["ORG_OWNER"],
+        "key_expiration": "2027-01-01T00:00:00Z",
+        "rotate_before_days": 30,
+        "issuer": "https://acme.example",
+        "insecure": False,
+    }
+    values.update(changes)
+    return cast(ServiceAccountArgs, {key: value for key, value in values.items() if value is not None})
 
 
-def build(account: ServiceAccountSettings, org_id: pulumi.Input[str] = ORG, **verification: Any) -> ServiceAccount:
-    return ServiceAccount(
-        account.name,
-        ServiceAccountArgs(
-            account=account,
-            org_id=org_id,
-            issuer="https://acme.example",
-            insecure=False,
-            verification=VerificationSettings(**verification),
-        ),
-    )
+def build(inputs: ServiceAccountArgs | None = None, name: str = "ci", **opts: Any) -> ServiceAccount:
+    return ServiceAccount(name, inputs if inputs is not None else args(), pulumi.ResourceOptions(**opts))
 
 
 def settled(sa: ServiceAccount) -> pulumi.Output[Any]:
@@ -109,42 +128,68 @@ def settled(sa: ServiceAccount) -> pulumi.Output[Any]:
     return pulumi.Output.all(sa.urn, sa.user_id, sa.key_id, sa.login_name, sa.verified, sa.verification)
 
 
-def build_all(account: ServiceAccountSettings, **verification: Any) -> None:
+def build_all(inputs: ServiceAccountArgs, name: str = "ci", **opts: Any) -> None:
     """Build under the test runtime and return once every registration RPC has finished."""
 
     @pulumi.runtime.test
     def program() -> None:
-        build(account, **verification)
+        build(inputs, name, **opts)
 
     program()
 
 
 @pulumi.runtime.test
 def test_declares_user_key_org_member_and_verification_named_from_the_component(mocks: RecordingMocks) -> Any:
-    sa = build(settings())
+    sa = build()
 
     def check(_: Any) -> None:
-        assert set(mocks.resources) == {
-            "ci",
-            "ci-user",
-            "ci-key-rotation",
-            "ci-key",
-            "ci-org-member",
-            "ci-verification",
-        }
-        assert mocks.resources["ci"].typ == RESOURCE_TYPE
+        assert set(mocks.resources) == {"ci", *CHILDREN}
+        assert mocks.resources["ci"].typ == RESOURCE_TYPE == "zitadel-bootstrap:index:ServiceAccount"
         assert mocks.resources["ci-user"].typ == "zitadel:index/machineUser:MachineUser"
         assert mocks.resources["ci-key"].typ == "zitadel:index/machineKey:MachineKey"
         assert mocks.resources["ci-org-member"].typ == "zitadel:index/orgMember:OrgMember"
-        assert mocks.resources["ci-verification"].typ.startswith("pulumi-python:dynamic/verification")
-        assert mocks.resources["ci-key-rotation"].typ == "pulumi-python:dynamic/rotation:KeyRotation"
+        assert mocks.resources["ci-verification"].typ == "zitadel-bootstrap:index:JwtBearerVerification"
+        assert mocks.resources["ci-key-rotation"].typ == "zitadel-bootstrap:index:KeyRotation"
+
+    return settled(sa).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_verification_and_the_key_schedule_are_custom_resources_of_the_package_not_dynamic_ones(
+    mocks: RecordingMocks,
+) -> Any:
+    sa = build()
+
+    def check(_: Any) -> None:
+        for name in ("ci-verification", "ci-key-rotation"):
+            assert mocks.resources[name].custom is True, name
+            assert "__provider" not in mocks.resources[name].inputs, f"{name} carries no pickled provider"
+            assert not mocks.resources[name].typ.startswith("pulumi-python:dynamic"), name
+        assert mocks.resources["ci"].custom is False
+
+    return settled(sa).apply(check)
+
+
+@pulumi.runtime.test
+def test_stacks_made_by_0_2_keep_their_verification_and_key_schedule_through_type_aliases(
+    mocks: RecordingMocks,
+) -> Any:
+    sa = build()
+
+    def check(_: Any) -> None:
+        expected = {
+            "ci-verification": "pulumi-python:dynamic/verification:JwtBearerVerification",
+            "ci-key-rotation": "pulumi-python:dynamic/rotation:KeyRotation",
+        }
+        for name, former in expected.items():
+            assert [alias.spec.type for alias in mocks.requests[name].aliases] == [former], name
 
     return settled(sa).apply(check)
 
 
 @pulumi.runtime.test
 def test_every_zitadel_child_carries_the_org_id_explicitly(mocks: RecordingMocks) -> Any:
-    sa = build(settings())
+    sa = build()
 
     def check(_: Any) -> None:
         for name in ("ci-user", "ci-key", "ci-org-member"):
@@ -154,8 +199,8 @@ def test_every_zitadel_child_carries_the_org_id_explicitly(mocks: RecordingMocks
 
 
 @pulumi.runtime.test
-def test_user_key_and_member_inputs_follow_the_settings(mocks: RecordingMocks) -> Any:
-    sa = build(settings(access_token_type="ACCESS_TOKEN_TYPE_JWT"))
+def test_user_key_and_member_inputs_follow_the_args(mocks: RecordingMocks) -> Any:
+    sa = build(args(access_token_type="JWT"))
 
     def check(_: Any) -> None:
         user = mocks.resources["ci-user"].inputs
@@ -175,8 +220,21 @@ def test_user_key_and_member_inputs_follow_the_settings(mocks: RecordingMocks) -
 
 
 @pulumi.runtime.test
+def test_the_defaults_are_org_owner_a_bearer_token_and_the_user_name_as_display_name(mocks: RecordingMocks) -> Any:
+    sa = build(ServiceAccountArgs(user_name="ci-bot", org_id=ORG, issuer="https://acme.example"))
+
+    def check(_: Any) -> None:
+        user = mocks.resources["ci-user"].inputs
+        assert (user["name"], user["accessTokenType"]) == ("ci-bot", "ACCESS_TOKEN_TYPE_BEARER")
+        assert mocks.resources["ci-org-member"].inputs["roles"] == ["ORG_OWNER"]
+        assert mocks.resources["ci-verification"].inputs["audience"] == "zitadel"
+
+    return settled(sa).apply(check)
+
+
+@pulumi.runtime.test
 def test_verification_gets_issuer_key_grants_and_deadlines(mocks: RecordingMocks) -> Any:
-    sa = build(settings(audience="123456"), deadline_seconds=30.0, refresh_settle_seconds=2.0)
+    sa = build(args(audience="123456", verify_deadline_seconds=30.0, verify_refresh_settle_seconds=2.0))
 
     def check(_: Any) -> None:
         proof = mocks.resources["ci-verification"].inputs
@@ -189,31 +247,32 @@ def test_verification_gets_issuer_key_grants_and_deadlines(mocks: RecordingMocks
         assert proof["deadline_seconds"] == 30.0
         assert proof["refresh_settle_seconds"] == 2.0
         assert proof["grants"] == [{"level": "org", "resource_id": ORG, "roles": ["ORG_OWNER"]}]
+        # The engine stores the repeated key output encrypted only when it is listed (or its input was secret).
+        assert "key_json" in mocks.requests["ci-verification"].additionalSecretOutputs
 
     return settled(sa).apply(check)
 
 
 @pulumi.runtime.test
 def test_all_children_are_parented_to_the_component(mocks: RecordingMocks) -> Any:
-    sa = build(settings())
+    sa = build()
 
     def check(urn: str) -> None:
-        children = {name: link for name, link in mocks.links.items() if name != "ci"}
-        assert len(children) == 5
-        for name, (parent, _) in children.items():
-            assert parent == urn, f"{name} is parented to {parent!r}, not the component"
+        children = set(mocks.requests) - {"ci"}
+        assert children == CHILDREN
+        for name in children:
+            assert mocks.parent(name) == urn, f"{name} is parented to {mocks.parent(name)!r}, not the component"
 
     return pulumi.Output.all(sa.urn, sa.verified).apply(lambda v: check(v[0]))
 
 
 @pulumi.runtime.test
 def test_verification_depends_on_the_key_and_every_grant(mocks: RecordingMocks) -> Any:
-    sa = build(settings(instance_roles=("IAM_OWNER_VIEWER",)))
+    sa = build(args(instance_roles=["IAM_OWNER_VIEWER"]))
 
     def check(_: Any) -> None:
-        _, deps = mocks.links["ci-verification"]
-        dep_names = {urn.rsplit("::", 1)[1] for urn in deps}
-        assert {"ci-key", "ci-org-member", "ci-instance-member"} <= dep_names, dep_names
+        dependencies = mocks.dependencies("ci-verification")
+        assert {"ci-key", "ci-org-member", "ci-instance-member"} <= dependencies, dependencies
 
     return settled(sa).apply(check)
 
@@ -221,10 +280,10 @@ def test_verification_depends_on_the_key_and_every_grant(mocks: RecordingMocks) 
 @pulumi.runtime.test
 def test_four_manager_levels_yield_four_member_resources(mocks: RecordingMocks) -> Any:
     sa = build(
-        settings(
-            instance_roles=("IAM_OWNER_VIEWER",),
-            project_roles=(("77", ("PROJECT_OWNER",)),),
-            project_grant_roles=(("77", "88", ("PROJECT_GRANT_OWNER",)),),
+        args(
+            instance_roles=["IAM_OWNER_VIEWER"],
+            project_roles=[{"project_id": "77", "roles": ["PROJECT_OWNER"]}],
+            project_grant_roles=[{"project_id": "77", "grant_id": "88", "roles": ["PROJECT_GRANT_OWNER"]}],
         )
     )
 
@@ -246,7 +305,7 @@ def test_four_manager_levels_yield_four_member_resources(mocks: RecordingMocks) 
 
 @pulumi.runtime.test
 def test_key_json_output_is_a_secret_and_ids_are_not(mocks: RecordingMocks) -> Any:
-    sa = build(settings())
+    sa = build()
 
     def check(args: list[Any]) -> None:
         key_is_secret, user_is_secret, key_json = args
@@ -261,7 +320,7 @@ def test_key_json_output_is_a_secret_and_ids_are_not(mocks: RecordingMocks) -> A
 
 @pulumi.runtime.test
 def test_verification_summary_exposes_no_key_material(mocks: RecordingMocks) -> Any:
-    sa = build(settings())
+    sa = build()
 
     def check(summary: Any) -> None:
         assert summary["rolesFound"] == {"org": ["ORG_OWNER"]}
@@ -272,35 +331,35 @@ def test_verification_summary_exposes_no_key_material(mocks: RecordingMocks) -> 
 
 
 def test_disabled_verification_declares_no_verification_resource(mocks: RecordingMocks) -> None:
-    build_all(settings(), enabled=False)
-    assert set(mocks.resources) == {"ci", "ci-user", "ci-key-rotation", "ci-key", "ci-org-member"}
+    build_all(args(verify=False))
+    assert set(mocks.resources) == {"ci", *CHILDREN} - {"ci-verification"}
 
 
 def test_no_org_member_when_only_instance_roles_are_granted(mocks: RecordingMocks) -> None:
-    build_all(settings(roles=(), instance_roles=("IAM_OWNER",)))
+    build_all(args(roles=[], instance_roles=["IAM_OWNER"]))
     assert "ci-org-member" not in mocks.resources
     assert "ci-instance-member" in mocks.resources
 
 
 @pulumi.runtime.test
 def test_the_key_takes_its_expiry_from_its_rotation_schedule_and_nothing_is_pinned(mocks: RecordingMocks) -> Any:
-    sa = build(settings(key_expiration=None, key_lifetime_days=90, rotate_before_days=30, key_generation=2))
+    sa = build(args(key_expiration=None, key_lifetime_days=90, rotate_before_days=30, key_generation=2))
 
     def check(_: Any) -> None:
         rotation = mocks.resources["ci-key-rotation"].inputs
         assert (rotation["lifetime_days"], rotation["rotate_before_days"], rotation["generation"]) == (90, 30, 2)
         assert rotation["account"] == "ci"
         # A new date from the schedule replaces the key: nothing may pin it.
-        assert mocks.ignore_changes["ci-key"] == []
+        assert list(mocks.requests["ci-key"].ignoreChanges) == []
         assert mocks.resources["ci-key"].inputs["expirationDate"] == "2027-04-01T12:00:00Z"
-        assert any(urn.endswith("::ci-key-rotation") for urn in mocks.links["ci-key"][1])
+        assert "ci-key-rotation" in mocks.dependencies("ci-key")
 
     return settled(sa).apply(check)
 
 
 @pulumi.runtime.test
 def test_the_key_summary_shows_expiry_days_left_and_rotation(mocks: RecordingMocks) -> Any:
-    sa = build(settings())
+    sa = build()
 
     def check(key: Any) -> None:
         assert key == {
@@ -314,16 +373,17 @@ def test_the_key_summary_shows_expiry_days_left_and_rotation(mocks: RecordingMoc
     return sa.key.apply(check)
 
 
-def test_former_names_become_aliases_of_the_component(mocks: RecordingMocks) -> None:
-    build_all(settings(name="deployer", former_names=("ci", "builder")))
-    aliases = mocks.aliases["deployer"]
-    assert [alias.spec.name for alias in aliases] == ["ci", "builder"]
+def test_the_components_options_reach_its_registration(mocks: RecordingMocks) -> None:
+    build_all(args(), "deployer", aliases=[pulumi.Alias(name="ci"), pulumi.Alias(name="builder")], protect=True)
+    request = mocks.requests["deployer"]
+    assert [alias.spec.name for alias in request.aliases] == ["ci", "builder"]
+    assert request.protect is True
 
 
 @pulumi.runtime.test
 def test_an_org_declared_by_the_program_reaches_every_child_and_the_grants(mocks: RecordingMocks) -> Any:
     created_org = pulumi.Output.from_input("555000111")
-    sa = build(settings(org_id=None, org="team-a"), org_id=created_org)
+    sa = build(args(org_id=created_org))
 
     def check(_: Any) -> None:
         for name in ("ci-user", "ci-key", "ci-org-member"):
@@ -333,3 +393,42 @@ def test_an_org_declared_by_the_program_reaches_every_child_and_the_grants(mocks
         assert proof["grants"] == [{"level": "org", "resource_id": "555000111", "roles": ["ORG_OWNER"]}]
 
     return settled(sa).apply(check)
+
+
+# --- the stack-config program, the package's first consumer --------------------------------------------------------
+
+
+@pytest.fixture
+def stack_config() -> Iterator[dict[str, str]]:
+    config = {
+        "zitadel:domain": "acme.zitadel.cloud",
+        "zitadel:jwtProfileFile": "admin.json",
+        "zitadel-bootstrap:preflight": "false",
+        "zitadel-bootstrap:serviceAccounts": json.dumps(
+            [
+                {"name": "deployer", "orgId": ORG, "userName": "deployer", "formerNames": ["ci", "builder"]},
+                {"name": "auditor", "org": "team-a", "userName": "auditor", "roles": ["ORG_OWNER_VIEWER"]},
+            ]
+        ),
+        "zitadel-bootstrap:organizations": json.dumps([{"name": "team-a"}]),
+    }
+    pulumi.runtime.set_all_config(config)
+    yield config
+    pulumi.runtime.set_all_config({})
+
+
+def test_the_program_turns_former_names_into_aliases_and_declares_each_account_in_its_org(
+    mocks: RecordingMocks, stack_config: dict[str, str]
+) -> None:
+    @pulumi.runtime.test
+    def program() -> None:
+        runpy.run_path(str(REPO_ROOT / "__main__.py"), run_name="__main__")
+
+    program()
+    assert [alias.spec.name for alias in mocks.requests["deployer"].aliases] == ["ci", "builder"]
+    assert list(mocks.requests["auditor"].aliases) == []
+    assert mocks.resources["deployer-user"].inputs["orgId"] == ORG
+    assert mocks.resources["auditor-user"].inputs["orgId"] == DECLARED_ORG
+    assert mocks.resources["auditor-org-member"].inputs["roles"] == ["ORG_OWNER_VIEWER"]
+    # The issuer comes from zitadel:domain when the config names none.
+    assert mocks.resources["deployer-verification"].inputs["issuer"] == "https://acme.zitadel.cloud"

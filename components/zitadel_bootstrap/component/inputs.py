@@ -61,7 +61,7 @@ _VERIFICATION_KEYS = {
 _HERE = "@"
 #: Stands in for an org id that is still unknown (computed by another resource): the other inputs are checked now.
 PENDING_ORG_ID = "0"
-_PYTHON_NAMES = {camel: snake for snake, camel in INPUT_NAMES.items() if camel != snake}
+_PYTHON_NAMES = {camel: snake for snake, camel in (*INPUT_NAMES.items(), *_NESTED_NAMES.items()) if camel != snake}
 
 
 class ServiceAccountInputError(pulumi.RunError, ValueError):
@@ -103,8 +103,7 @@ def check_inputs(
     ``values`` use the Python names; ``org_id`` may be ``PENDING_ORG_ID`` while the org is still being created.
     """
     problems = Problems()
-    for unknown in sorted(set(values) - set(INPUT_NAMES), key=str):
-        problems.add(f"{_HERE}.{unknown}", f"is not an input of ServiceAccount; inputs are {', '.join(INPUT_NAMES)}")
+    unknown = [_unknown_input(key) for key in sorted(set(values) - set(INPUT_NAMES), key=str)]
     entry = _config_entry(values)
     parsed = parse_account(entry, _HERE, None, now, problems)
     verification = parse_verification(
@@ -122,8 +121,8 @@ def check_inputs(
     )
     insecure = as_bool(values.get("insecure"), f"{_HERE}.insecure", problems, default=provider.insecure)
     issuer = _issuer(values.get("issuer"), provider, insecure, problems)
-    if problems.items or parsed is None:
-        raise ServiceAccountInputError(name, [_named(item) for item in problems.items])
+    if unknown or problems.items or parsed is None:
+        raise ServiceAccountInputError(name, [*unknown, *(_named(item) for item in problems.items)])
     account = dataclasses.replace(parsed, name=name)
     return ServiceAccountSpec(account=account, verification=verification, issuer=issuer, insecure=insecure)
 
@@ -172,12 +171,29 @@ def _issuer(value: Any, provider: ProviderDefaults, insecure: bool, problems: Pr
         return ""
 
 
+def _unknown_input(key: Any) -> str:
+    # Named as given: a camelCase name from the schema is the likely slip of a Python program.
+    python = _PYTHON_NAMES.get(key) if key in INPUT_NAMES.values() else None
+    hint = f"in Python it is {python}" if python else f"inputs are {', '.join(INPUT_NAMES)}"
+    return f"{key}: is not an input of ServiceAccount; {hint}"
+
+
+def input_label(python_name: str) -> str:
+    """How a message names an input: ``userName (Python: user_name)``, or just ``roles`` where both agree."""
+    camel = INPUT_NAMES.get(python_name, python_name)
+    return f"{camel} (Python: {python_name})" if camel != python_name else camel
+
+
+def _python_path(path: str) -> str:
+    """``projectRoles[0].projectId`` -> ``project_roles[0].project_id``: each name of a path in Python's words."""
+    return re.sub(r"[A-Za-z]+", lambda name: _PYTHON_NAMES.get(name.group(0), name.group(0)), path)
+
+
 def _named(problem: str) -> str:
     """``@.userName: ...`` -> ``userName (Python: user_name): ...``."""
     path, _, message = problem.partition(": ")
     path = path.removeprefix(f"{_HERE}.").removeprefix(_HERE)
     path = _VERIFICATION_KEYS.get(path, path)
-    head = re.match(r"[A-Za-z]+", path)
-    python = _PYTHON_NAMES.get(head.group(0)) if head else None
-    label = f"{path} (Python: {python}{path[len(head.group(0)) :] if head else ''})" if python else path
+    python = _python_path(path)
+    label = f"{path} (Python: {python})" if python != path else path
     return f"{label}: {message}"

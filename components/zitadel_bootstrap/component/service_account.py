@@ -30,7 +30,14 @@ from zitadel_bootstrap.key_schedule.resource import KeyRotation
 from zitadel_bootstrap.provider.verification import JwtBearerVerification
 
 from .args import ServiceAccountArgs
-from .inputs import PENDING_ORG_ID, ProviderDefaults, ServiceAccountInputError, ServiceAccountSpec, check_inputs
+from .inputs import (
+    PENDING_ORG_ID,
+    ProviderDefaults,
+    ServiceAccountInputError,
+    ServiceAccountSpec,
+    check_inputs,
+    input_label,
+)
 
 RESOURCE_TYPE = "zitadel-bootstrap:index:ServiceAccount"
 
@@ -64,8 +71,8 @@ def check_args(name: str, args: Mapping[str, Any]) -> tuple[ServiceAccountSpec, 
         raise ServiceAccountInputError(
             name,
             [
-                f"{key}: must be a value known when the program runs, not another resource's output (only orgId may "
-                "come from another resource)"
+                f"{input_label(key)}: must be a value known when the program runs, not another resource's output "
+                "(only orgId may come from another resource)"
                 for key in late
             ],
         )
@@ -78,7 +85,7 @@ def check_args(name: str, args: Mapping[str, Any]) -> tuple[ServiceAccountSpec, 
     def checked(value: Any) -> str:
         text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
         if not text.isdigit():
-            raise ServiceAccountInputError(name, [f"orgId (Python: org_id): must be a numeric org id, got {value!r}"])
+            raise ServiceAccountInputError(name, [f"{input_label('org_id')}: must be a numeric org id, got {value!r}"])
         return text
 
     return spec, pulumi.Output.from_input(org_id).apply(checked)

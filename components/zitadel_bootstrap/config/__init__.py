@@ -21,6 +21,8 @@ One job per module:
 ``accounts``           the ``serviceAccounts`` list, and what must be unique across it
 ``parser``             ``parse_settings``: the pure entry point
 ``loader``             ``load_settings`` (``pulumi.Config``) and ``load_settings_file`` (a stack file)
+``component_args``     a validated entry as the ServiceAccount component's inputs (the stack-config program's use)
+``preflight``          before anything is planned: can the provider's admin do what the plan needs?
 =====================  ==========================================================================================
 
 Defaults and limits come from :mod:`zitadel_bootstrap.limits`.

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zitadel_bootstrap import clock
-from zitadel_bootstrap.config import ServiceAccountSettings, Settings
 from zitadel_bootstrap.verification import (
     KeyFileError,
     RetryPolicy,
@@ -29,6 +28,8 @@ from zitadel_bootstrap.verification import (
     held_permissions,
     parse_key_file,
 )
+
+from .model import ServiceAccountSettings, Settings
 
 USER_PERMISSIONS = frozenset({"user.read", "user.write", "user.delete"})
 ORG_MEMBER_PERMISSIONS = frozenset({"org.member.read", "org.member.write", "org.member.delete"})

@@ -1,11 +1,11 @@
 """``KeyRotation``: the schedule of one account's machine key, a custom resource of the package's provider.
 
 It sits before the key: the MachineKey's ``expiration_date`` is this resource's ``expires_at``. When a key is
-due (``zitadel_bootstrap.key_schedule.plan.plan``), ``check`` plans a new schedule: the new expiry date replaces the MachineKey,
-and Pulumi's default create-before-delete replacement then does what careful teams do by hand: create the new
-key, verify it (the verification depends on the key), and only at the end of a successful update delete the old
-key. If the new key's verification fails, the update stops before that: the old key stays in ZITADEL and in
-state, and the next `pulumi up` completes the rotation.
+due (``zitadel_bootstrap.key_schedule.plan.plan``), ``check`` plans a new schedule: the new expiry date replaces
+the MachineKey, and Pulumi's default create-before-delete replacement then does what careful teams do by hand:
+create the new key, verify it (the verification depends on the key), and only at the end of a successful update
+delete the old key. If the new key's verification fails, the update stops before that: the old key stays in
+ZITADEL and in state, and the next `pulumi up` completes the rotation.
 
 ``check`` plans (it may be called many times; it keeps the current schedule unless something is due), ``diff``
 reports a new schedule, and a fixed expiry inside its rotation window, as a change, so that

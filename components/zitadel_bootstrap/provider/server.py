@@ -22,8 +22,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-import grpc
-import grpc.aio
+import grpc  # type: ignore[import-untyped]  # grpcio ships no type hints (types-grpcio is not a dependency)
+import grpc.aio  # type: ignore[import-untyped]
 from google.protobuf import empty_pb2
 from pulumi.dynamic import ResourceProvider
 from pulumi.provider.experimental.component import ComponentProvider

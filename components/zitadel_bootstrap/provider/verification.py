@@ -66,9 +66,9 @@ def _is_wholly_unknown(value: Any) -> bool:
 def is_unknown(value: Any) -> bool:
     """True if ``value`` is or contains a preview-time unknown.
 
-    The dynamic-provider server deserializes the engine's unknown sentinel into a ``pulumi.output.Unknown``
-    object (``rpc.deserialize_properties(..., keep_unknowns=True)``); the raw sentinel string is the same value
-    before deserialization. Both mean "computed by another resource, known at create time".
+    The package's provider (``provider.server``) deserializes the engine's unknown sentinel into a
+    ``pulumi.output.Unknown`` object (``rpc.deserialize_properties(..., keep_unknowns=True)``); the raw sentinel
+    string is the same value before deserialization. Both mean "computed by another resource, known at create time".
     """
     if _is_wholly_unknown(value):
         return True
@@ -80,7 +80,7 @@ def is_unknown(value: Any) -> bool:
 
 
 def _plain(value: Any) -> Any:
-    """Strip RPC secret wrappers (the engine normally sends plaintext to dynamic providers, but be sure)."""
+    """Strip RPC secret wrappers: the package's provider accepts secrets, so secret inputs arrive wrapped."""
     if rpc.is_rpc_secret(value):
         return _plain(rpc.unwrap_rpc_secret(value))
     if isinstance(value, Mapping):

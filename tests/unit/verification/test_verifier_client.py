@@ -28,8 +28,8 @@ from zitadel_bootstrap.verification import (
     verify,
 )
 from zitadel_bootstrap.verification.classify import StepError, parse_retry_after
+from zitadel_bootstrap.verification.exchange import read_discovery
 from zitadel_bootstrap.verification.http import build_client
-from zitadel_bootstrap.verification.proof import read_discovery
 
 from .fake_zitadel import (
     INVALID_GRANT,

@@ -1,5 +1,6 @@
-"""The dynamic provider: check failures, diff semantics (a lost proof is a change), read reports instead of
-raising, update returns every output, delete touches nothing, and the engine's pickle round trip."""
+"""The verification's provider: check failures, diff semantics (a lost proof is a change), read reports instead of
+raising, update returns every output, delete touches nothing; the resource as the engine receives it, and the
+0.2 stacks' pickled providers, which still load from their old module paths."""
 
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ from google.protobuf import struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from zitadel_bootstrap import clock
+from zitadel_bootstrap.key_schedule.resource import KeyRotationProvider
 from zitadel_bootstrap.provider.verification import (
+    FORMER_TYPE,
     OUTPUT_NAMES,
+    RESOURCE_TYPE,
     JwtBearerVerification,
     JwtBearerVerificationProvider,
 )
@@ -121,10 +125,10 @@ def test_check_reports_an_expired_key(
 
 
 def as_the_engine_sends(props: dict[str, Any]) -> dict[str, Any]:
-    """``props`` as the dynamic-provider server hands them to check and diff during a preview.
+    """``props`` as the package's provider (``provider.server``) hands them to check and diff during a preview.
 
-    The engine marks a value computed by another resource with the unknown sentinel; ``pulumi.dynamic``'s server
-    deserializes the request with ``keep_unknowns=True``, which turns each sentinel into a ``pulumi.output.Unknown``
+    The engine marks a value computed by another resource with the unknown sentinel; the server deserializes the
+    request with ``keep_unknowns=True``, which turns each sentinel into a ``pulumi.output.Unknown``
     object. Tests that pass the raw sentinel string miss exactly that step (it hid the preview bug of issue 7).
     """
     wire = struct_pb2.Struct()
@@ -413,7 +417,8 @@ class _Mocks(pulumi.runtime.Mocks):
 
 @pulumi.runtime.test  # type: ignore[misc]
 def test_the_resource_registers_its_inputs_as_the_engine_receives_them(key_json: str) -> Any:
-    """What the program sends the engine: key_json as a secret, grants as plain dicts, every output declared."""
+    """What the program sends the engine: a custom resource of the package's own provider, aliased to its 0.2
+    dynamic type, with key_json as a secret, grants as plain dicts and every output declared."""
     pulumi.runtime.set_mocks(_Mocks(), project="zitadel-bootstrap", stack="unit", preview=False)
     monitor: Any = pulumi.runtime.settings.get_monitor()
     requests: list[Any] = []
@@ -436,7 +441,10 @@ def test_the_resource_registers_its_inputs_as_the_engine_receives_them(key_json:
 
     def check(_: Any) -> None:
         (request,) = [r for r in requests if r.name == "acct-verification"]
-        assert request.type == "pulumi-python:dynamic/verification:JwtBearerVerification"
+        assert request.type == RESOURCE_TYPE == "zitadel-bootstrap:index:JwtBearerVerification"
+        assert request.custom is True
+        assert [alias.spec.type for alias in request.aliases] == [FORMER_TYPE]
+        assert FORMER_TYPE == "pulumi-python:dynamic/verification:JwtBearerVerification"
         assert sorted(request.additionalSecretOutputs) == ["failure", "key_json"]
         assert request.protect is True
         sent = rpc.deserialize_properties(request.object, keep_unknowns=True)
@@ -448,17 +456,36 @@ def test_the_resource_registers_its_inputs_as_the_engine_receives_them(key_json:
     return proof.urn.apply(check)
 
 
-def test_provider_pickles_by_reference_and_loads_in_a_fresh_process(inputs: dict[str, Any]) -> None:
-    serialized = serialize_provider(JwtBearerVerificationProvider())
+#: Where 0.2 defined each provider: its stacks' state holds them pickled by reference to these module paths.
+FORMER_MODULES = [
+    (JwtBearerVerificationProvider, "components.verification.provider"),
+    (KeyRotationProvider, "components.key_rotation"),
+]
+
+
+@pytest.mark.parametrize(("provider_class", "former_module"), FORMER_MODULES, ids=["verification", "key-rotation"])
+def test_a_provider_pickled_by_0_2_loads_from_its_old_module_path_in_a_fresh_process(
+    monkeypatch: pytest.MonkeyPatch, inputs: dict[str, Any], provider_class: type[Any], former_module: str
+) -> None:
+    """Refresh and destroy of a 0.2 stack run the provider stored in its state, before the first `up` moves the
+    resource to the package's provider: the engine unpickles it in a fresh process in the program's directory."""
+    monkeypatch.setattr(provider_class, "__module__", former_module)  # what 0.2 pickled
+    serialized = serialize_provider(provider_class())
     raw = base64.b64decode(serialized)
-    assert b"zitadel_bootstrap.provider.verification" in raw
+    assert former_module.encode() in raw
     assert len(raw) < 1000  # a reference, not pickled code
     script = (
         "import base64, json, sys, dill\n"
         "provider = dill.loads(base64.b64decode(sys.stdin.readline()))\n"
         "inputs = json.loads(sys.stdin.readline())\n"
-        "bad = provider.check({}, {**inputs, 'issuer': 'http://plain.example'}).failures\n"
-        "diff = provider.diff('id', {**inputs, 'verified': False}, inputs)\n"
+        "from zitadel_bootstrap.key_schedule.resource import KeyRotationProvider\n"
+        "if isinstance(provider, KeyRotationProvider):\n"
+        "    inputs = {'account': 'ci', 'lifetime_days': 0}\n"
+        "    bad = provider.check({}, inputs).failures\n"
+        "    diff = provider.diff('id', {'generation': 1}, {'generation': 2})\n"
+        "else:\n"
+        "    bad = provider.check({}, {**inputs, 'issuer': 'http://plain.example'}).failures\n"
+        "    diff = provider.diff('id', {**inputs, 'verified': False}, inputs)\n"
         "print(json.dumps({'cls': type(provider).__module__ + '.' + type(provider).__qualname__,\n"
         "                  'failures': [f.property for f in bad], 'changes': diff.changes}))\n"
     )
@@ -472,9 +499,10 @@ def test_provider_pickles_by_reference_and_loads_in_a_fresh_process(inputs: dict
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
+    monkeypatch.undo()
     assert json.loads(completed.stdout) == {
-        "cls": "zitadel_bootstrap.provider.verification.JwtBearerVerificationProvider",
-        "failures": ["issuer"],
+        "cls": f"{provider_class.__module__}.{provider_class.__qualname__}",
+        "failures": ["issuer"] if provider_class is JwtBearerVerificationProvider else ["rotate_before_days"],
         "changes": True,
     }
 

@@ -250,3 +250,17 @@ def test_without_a_zitadel_domain_or_an_issuer_the_component_registers_nothing(m
     error = refused(dict(VALID))
     assert error.problems[0].startswith("issuer: is required when the program's zitadel:domain is not set")
     assert mocks.registered == []
+
+
+def test_an_org_id_that_arrived_as_a_float_is_refused_with_the_way_out() -> None:
+    # Pulumi YAML hands a config value of digits over as a number: 396472808707001110 arrives as 3.964728087070011e17.
+    with pytest.raises(ServiceAccountInputError) as refused:
+        check_inputs(
+            "robot",
+            {"user_name": "robot", "org_id": 3.964728087070011e17},
+            provider=ProviderDefaults(domain="zitadel.example.com"),
+            now=NOW,
+        )
+    assert len(refused.value.problems) == 1
+    assert refused.value.problems[0].startswith("orgId (Python: org_id): arrived as the number 3.964728087070011e+17")
+    assert 'orgId: "259254409320316419"' in refused.value.problems[0]

@@ -104,6 +104,15 @@ def check_inputs(
     """
     problems = Problems()
     unknown = [_unknown_input(key) for key in sorted(set(values) - set(INPUT_NAMES), key=str)]
+    if isinstance(values.get("org_id"), float):
+        # A number this large has lost digits before it got here; the id it names may exist, and not be ours.
+        problems.add(
+            f"{_HERE}.orgId",
+            f"arrived as the number {values['org_id']!r}, which cannot hold a ZITADEL id exactly: give it as a "
+            'string of digits, e.g. orgId: "259254409320316419" (Pulumi YAML reads an unquoted id, and a config '
+            "value of digits, as a number)",
+        )
+        values = {**values, "org_id": PENDING_ORG_ID}
     entry = _config_entry(values)
     parsed = parse_account(entry, _HERE, None, now, problems)
     verification = parse_verification(

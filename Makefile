@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+REQ_HASH := $(shell cat requirements.txt requirements-dev.txt components/pyproject.toml | sha256sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 
 # The engine and the zitadel plugin are built from Go modules that the public Go proxy does not serve on every
@@ -20,12 +20,14 @@ endif
 
 # Every recipe that runs the engine sources the environment that tools/engine.sh writes (PATH, PULUMI_HOME).
 WITH_ENGINE := engine_env="$$(tools/engine.sh)"; . "$$engine_env";
+# The e2e layer also runs consumer programs in Pulumi YAML and TypeScript: the engine plus their language hosts.
+WITH_ENGINE_AND_HOSTS := engine_env="$$(ZB_LANGUAGE_HOSTS=1 tools/engine.sh)"; . "$$engine_env";
 
 .PHONY: venv lint test test-unit test-standin test-integration test-e2e standin engine demo bench clean
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt components/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
@@ -60,7 +62,7 @@ engine:
 # delays, so three workers share two cores well. E2E_WORKERS=0 runs it in one process.
 E2E_WORKERS ?= 3
 test-e2e: venv standin
-	@$(WITH_ENGINE) $(BIN)/pytest $(if $(filter 0,$(E2E_WORKERS)),,-n $(E2E_WORKERS) --dist loadfile) tests/e2e
+	@$(WITH_ENGINE_AND_HOSTS) $(BIN)/pytest $(if $(filter 0,$(E2E_WORKERS)),,-n $(E2E_WORKERS) --dist loadfile) tests/e2e
 
 # Every layer, in order of cost; a layer that cannot run fails the target and says why.
 test: lint test-unit test-standin test-integration test-e2e
@@ -74,4 +76,4 @@ bench: venv standin
 	@$(WITH_ENGINE) $(BIN)/python -m bench.run && $(BIN)/python -m bench.scale
 
 clean:
-	rm -rf $(VENV) .pulumi-state/.pulumi .standin .engine standin/bin
+	rm -rf $(VENV) .pulumi-state/.pulumi .standin .engine standin/bin components/venv

@@ -13,7 +13,8 @@
 #   (build-zitadel-plugin.sh). Both builds need a GOPROXY that serves the modules (tools/README.md).
 # - PULUMI_HOME is the project's own (under the cache), so the plugin installed here never mixes with yours.
 #
-# Environment: ZB_CACHE_DIR (default ~/.cache/zitadel-bootstrap), ZB_ENGINE_ENV (where to write the file).
+# Environment: ZB_CACHE_DIR (default ~/.cache/zitadel-bootstrap), ZB_ENGINE_ENV (where to write the file),
+# ZB_LANGUAGE_HOSTS=1 (also the YAML and Node.js language hosts, for the e2e tests' consumer programs).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
@@ -61,12 +62,21 @@ if [ -e "$installed.partial" ] || ! cmp -s "$plugin" "$installed"; then
     || die "pulumi plugin install resource zitadel $ZITADEL_PLUGIN_VERSION --file $plugin failed"
 fi
 
+# --- the language hosts of the consumer programs (opt-in) ----------------------------------------------------------
+hosts_dir=""
+if [ "${ZB_LANGUAGE_HOSTS:-}" = 1 ]; then
+  hosts_dir="$("$here/build-language-hosts.sh")" || die "building the YAML and Node.js language hosts failed (reason above)"
+fi
+
 # --- the environment ----------------------------------------------------------------------------------------------
 mkdir -p "$(dirname "$env_file")"
 tmp="$env_file.tmp.$$"
 {
   echo "# Written by tools/engine.sh; source it. The Pulumi engine of zitadel-bootstrap: $("$pulumi" version)"
   printf 'case ":$PATH:" in *:%q:*) ;; *) export PATH=%q:"$PATH" ;; esac\n' "$bin_dir" "$bin_dir"
+  if [ -n "$hosts_dir" ]; then
+    printf 'case ":$PATH:" in *:%q:*) ;; *) export PATH=%q:"$PATH" ;; esac\n' "$hosts_dir" "$hosts_dir"
+  fi
   printf 'export PULUMI_HOME=%q\n' "$pulumi_home"
   # Never reach for the network: no update check, no plugin downloads.
   echo 'export PULUMI_SKIP_UPDATE_CHECK=true'

@@ -14,6 +14,18 @@ from tests.e2e.consumer import CONSUMERS, Consumer, package_copy, python_venv, r
 from tools.standin import StandIn
 
 
+@pytest.fixture(scope="module", autouse=True)
+def language_hosts() -> None:
+    """The YAML and Node.js language hosts and npm; fails (never skips) with the command that provides them."""
+    missing = [tool for tool in ("pulumi-language-yaml", "pulumi-language-nodejs", "npm") if not shutil.which(tool)]
+    if missing:
+        pytest.fail(
+            f'{", ".join(missing)} not on PATH: source "$(ZB_LANGUAGE_HOSTS=1 tools/engine.sh)" (make test-e2e does); '
+            "that; npm comes with Node.js",
+            pytrace=False,
+        )
+
+
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return package_copy(tmp_path_factory.mktemp("package") / "zitadel-bootstrap")

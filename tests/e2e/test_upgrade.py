@@ -94,7 +94,7 @@ def test_a_stack_made_before_the_package_upgrades_without_replacing_a_key_user_o
     project = old_program(tmp_path / "project")
     cli = PulumiCli(project, "team", PASSPHRASE)
     cli.init()
-    accounts = [
+    accounts: list[dict[str, Any]] = [
         {"name": "deployer", "orgId": standin.default_org_id, "userName": "deployer", "keyLifetimeDays": 90},
         {"name": "auditor", "orgId": standin.default_org_id, "userName": "auditor", "roles": ["ORG_OWNER_VIEWER"]},
     ]

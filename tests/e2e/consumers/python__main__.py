@@ -1,7 +1,6 @@
 """A team's own Pulumi program in Python that adopts the zitadel-bootstrap package (pip install)."""
 
 import pulumi
-
 from zitadel_bootstrap import ServiceAccount, ServiceAccountArgs
 
 config = pulumi.Config()

@@ -24,6 +24,8 @@ from zitadel_bootstrap.cli.engine import EXIT_DRIFT, EXIT_FAILED, pulumi_binary
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_NAME = "zitadel-bootstrap"
+#: The package's operations command, as `pip install` puts it into the project's virtualenv.
+OPERATIONS_COMMAND = REPO / ".venv" / "bin" / "zitadel-bootstrap"
 #: What a project directory holds, besides the stack config files: the program and its virtualenv.
 PROGRAM_FILES = ("__main__.py", "components", "requirements.txt")
 
@@ -216,6 +218,7 @@ class PulumiCli:
 __all__ = [
     "EXIT_DRIFT",
     "EXIT_FAILED",
+    "OPERATIONS_COMMAND",
     "PROJECT_NAME",
     "REPO",
     "CommandRun",

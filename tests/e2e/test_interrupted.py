@@ -11,7 +11,7 @@ The signal goes to the `pulumi` process alone. Pulumi runs its language host and
 own, so after SIGKILL the test kills every process of that run too (found by a marker in their environment), as a
 dead runner's cgroup would go. SIGINT: Pulumi finishes the operations in flight and stops; the next `pulumi up --yes`
 converges on its own. SIGKILL: the checkpoint keeps pending creates and the stack's lock; the next `up` is refused;
-`python -m zitadel_bootstrap.cli.recover --stack <name>` (the README's one recovery step) adopts, deletes and clears, and then
+`zitadel-bootstrap recover --stack <name>` (the README's one recovery step) adopts, deletes and clears, and then
 `pulumi up --yes` converges. Converged means: exactly one user per configured userName, every key and membership of
 those users held by a resource in the state, no pending operation, no lock, every account verified, and the drift
 check `pulumi preview --refresh --expect-no-changes` exits 0.
@@ -23,7 +23,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -41,7 +40,7 @@ from tests.e2e.stacks import (
     VERIFICATION_TYPE,
     E2EStack,
 )
-from tools.pulumi_cli import EXIT_FAILED, REPO, CommandRun, pulumi_binary
+from tools.pulumi_cli import EXIT_FAILED, OPERATIONS_COMMAND, REPO, CommandRun, pulumi_binary
 from tools.standin import StandIn
 
 MARKER_ENV = "ZB_INTERRUPTED_RUN"
@@ -200,9 +199,8 @@ def recover(stack: E2EStack, *flags: str) -> subprocess.CompletedProcess[str]:
     """The README's recovery step, as an operator runs it: the project's command on the project directory."""
     return subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "zitadel_bootstrap.cli.recover",
+            str(OPERATIONS_COMMAND),
+            "recover",
             "--stack",
             stack.cli.stack,
             "--cwd",

@@ -21,7 +21,6 @@ converges.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,7 +38,7 @@ from tests.e2e.test_management_faults import (
     pipeline_lines,
     planned,
 )
-from tools.pulumi_cli import EXIT_DRIFT, EXIT_FAILED, REPO, CommandRun, pulumi_binary
+from tools.pulumi_cli import EXIT_DRIFT, EXIT_FAILED, OPERATIONS_COMMAND, REPO, CommandRun, pulumi_binary
 from tools.standin import StandIn, StandInError
 
 #: The stable part of the diy backend's refusal (pkg/backend/diy/lock.go).
@@ -87,9 +86,7 @@ def finish(stack: E2EStack, process: subprocess.Popen[str], log: Path, label: st
             process.kill()
             process.wait()
     args = tuple(str(a) for a in process.args[1:])  # type: ignore[index]
-    args = (
-        args[1:] if args[:1] == ("-m",) else args
-    )  # python -m zitadel_bootstrap.cli.run ...: "zitadel_bootstrap.cli.run", ...
+    args = args[1:] if args[:1] == ("-m",) else args  # a python -m command: its module and arguments
     run = CommandRun(label, args, process.returncode, time.monotonic() - started, log.read_text())
     stack.cli.runs.append(run)
     return run
@@ -113,7 +110,7 @@ def test_read_lag_loses_new_users_to_plain_up_and_the_pipeline_adopts_them_and_c
         assert "code = AlreadyExists desc = Errors.User.AlreadyExisting (COMMAND-k2sIe)" in rerun.output
         record.outcome = f"exit 1: {LOST_CREATE} <urn>; the plain rerun: AlreadyExists (the user is orphaned)"
         record.found = (
-            "ZITADEL holds the user, the stack does not (zitadel_bootstrap.cli.recover --adopt-unknown or adopt-user)"
+            "ZITADEL holds the user, the stack does not (zitadel-bootstrap recover --adopt-unknown or adopt-user)"
         )
 
     names = ["lag-new-a", "lag-new-b"]
@@ -279,7 +276,7 @@ def test_the_pipeline_rides_out_a_zitadel_restart(persistent_standin: StandIn, t
         standin.inject_fault(MGMT + "AddOrgMember", status=0, delay_ms=60000, count=1)
         log = tmp_path / "pipeline.log"
         started = time.monotonic()
-        argv = [sys.executable, "-m", "zitadel_bootstrap.cli.run", "up", "--retry-wait", "4", "--stack", name]
+        argv = [str(OPERATIONS_COMMAND), "run", "up", "--retry-wait", "4", "--stack", name]
         process = start(stack, argv, log)
         try:
             wait_for("AddOrgMember", lambda: fault_in_flight(standin, MGMT + "AddOrgMember"), process, log)

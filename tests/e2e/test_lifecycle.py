@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +31,7 @@ from tests.e2e.stacks import (
     E2EStack,
     changed_lines,
 )
-from tools.pulumi_cli import EXIT_DRIFT, EXIT_FAILED, REPO
+from tools.pulumi_cli import EXIT_DRIFT, EXIT_FAILED, OPERATIONS_COMMAND, REPO
 from tools.standin import StandIn
 
 
@@ -184,9 +183,8 @@ def test_the_key_from_the_stack_output_works_with_the_verification_cli(converged
     keys = converged.stack.cli.outputs(show_secrets=True)["machineKeys"]
     done = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "zitadel_bootstrap.verification",
+            str(OPERATIONS_COMMAND),
+            "verify",
             "--issuer",
             converged.standin.issuer,
             "--insecure",

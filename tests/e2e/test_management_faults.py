@@ -13,7 +13,7 @@ show it against the stand-in's fault control:
   "... get machine key", "... list instance members"), with the resource's URN.
 
 Every failure here leaves ZITADEL and the state in step (nothing orphaned or lost), and a rerun converges with one
-user per user name and no extra key or membership. `python -m zitadel_bootstrap.cli.run` reruns transient failures itself.
+user per user name and no extra key or membership. `zitadel-bootstrap run` reruns transient failures itself.
 """
 
 from __future__ import annotations
@@ -21,17 +21,16 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from zitadel_bootstrap.cli.run import resource_errors
+from zitadel_bootstrap.cli.diagnosis import resource_errors
 
 from tests.e2e.reliability import scenario
 from tests.e2e.stacks import INSTANCE_MEMBER, MACHINE_KEY, MACHINE_USER, ORG_MEMBER, E2EStack
-from tools.pulumi_cli import EXIT_FAILED, REPO, CommandRun, PulumiCliError
+from tools.pulumi_cli import EXIT_FAILED, OPERATIONS_COMMAND, REPO, CommandRun, PulumiCliError
 from tools.standin import StandIn
 
 MGMT = "/zitadel.management.v1.ManagementService/"
@@ -46,8 +45,9 @@ def account(standin: StandIn, name: str, **extra: Any) -> dict[str, Any]:
 
 
 def pipeline(stack: E2EStack, *args: str, expect: tuple[int, ...] = (0,), label: str = "") -> CommandRun:
-    """`python -m zitadel_bootstrap.cli.run <args> --stack <stack>` in the stack's project directory, as a pipeline runs it."""
-    argv = [sys.executable, "-m", "zitadel_bootstrap.cli.run", *args, "--stack", stack.cli.stack]
+    """`zitadel-bootstrap run <args> --stack <stack>` in the stack's project directory, as a pipeline runs it."""
+    words = list(args) if args[0] == "adopt-user" else ["run", *args]
+    argv = [str(OPERATIONS_COMMAND), *words, "--stack", stack.cli.stack]
     env = {**stack.cli.env(), "PYTHONPATH": str(REPO)}
     start = time.monotonic()
     done = subprocess.run(
@@ -61,7 +61,7 @@ def pipeline(stack: E2EStack, *args: str, expect: tuple[int, ...] = (0,), label:
     )
     run = CommandRun(
         label or f"pipeline {args[0]}",
-        ("zitadel_bootstrap.cli.run", *args),
+        ("zitadel-bootstrap", *words),
         done.returncode,
         time.monotonic() - start,
         done.stdout,
@@ -397,8 +397,8 @@ def test_a_lost_answer_to_add_machine_user_is_stopped_with_the_way_out_and_adopt
         last = last_message(failed)
         assert "ZITADEL already holds an object the stack does not" in last, last
         assert f"{name}-user): failed to create machine user: rpc error: code = AlreadyExists" in last, last
-        assert f"python -m zitadel_bootstrap.cli.recover --stack {name} --dry-run" in last, last
-        assert f"python -m zitadel_bootstrap.cli.run adopt-user --stack {name} <ACCOUNT>" in last, last
+        assert f"zitadel-bootstrap recover --stack {name} --dry-run" in last, last
+        assert f"zitadel-bootstrap adopt-user --stack {name} <ACCOUNT>" in last, last
         user = stack.user(name)
         assert user is not None
         assert MACHINE_USER not in stack.types_in_state()  # orphaned until adopted
@@ -432,7 +432,7 @@ def test_a_lost_answer_to_add_machine_key_is_rerun_and_the_undelivered_key_remov
 
 def test_pipeline_refuses_bad_usage(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "zitadel_bootstrap.cli.run", "up", "--attempts", "0"],
+        [str(OPERATIONS_COMMAND), "run", "up", "--attempts", "0"],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,

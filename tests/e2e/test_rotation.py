@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +20,7 @@ import pytest
 from zitadel_bootstrap.clock import SHIFT_VARIABLE
 
 from tests.e2e.stacks import E2EStack, changed_lines
-from tools.pulumi_cli import EXIT_DRIFT, EXIT_FAILED, REPO
+from tools.pulumi_cli import EXIT_DRIFT, EXIT_FAILED, OPERATIONS_COMMAND, REPO
 from tools.standin import StandIn
 
 # The fixed-expiry account's key expires this many days after the test starts: further out than any shift the
@@ -74,7 +73,7 @@ def key_ids_in_zitadel(stack: E2EStack, user_name: str) -> list[str]:
 def verify_with_cli(stack: E2EStack, key_json: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
-            *(sys.executable, "-m", "zitadel_bootstrap.verification", "--issuer", stack.standin.issuer, "--insecure"),
+            *(str(OPERATIONS_COMMAND), "verify", "--issuer", stack.standin.issuer, "--insecure"),
             *("--key-file", "-", "--org-id", stack.standin.default_org_id, "--json"),
         ],
         cwd=REPO,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +23,7 @@ from zitadel_bootstrap.verification import (
     verify,
 )
 
+from tools.pulumi_cli import OPERATIONS_COMMAND
 from tools.standin import StandIn
 
 REPO = Path(__file__).resolve().parents[2]
@@ -288,7 +288,7 @@ def test_check_reports_a_lost_grant_as_unverified_without_raising(standin: Stand
 
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "zitadel_bootstrap.verification", *args],
+        [str(OPERATIONS_COMMAND), "verify", *args],
         cwd=REPO,
         input=stdin,
         capture_output=True,

@@ -7,7 +7,9 @@ import json
 from collections.abc import Sequence
 
 import pytest
-from zitadel_bootstrap.cli.run import Pipeline, Run, diagnose, main, resource_errors
+from zitadel_bootstrap.cli.diagnosis import diagnose, resource_errors
+from zitadel_bootstrap.cli.main import main
+from zitadel_bootstrap.cli.run import Pipeline, Run
 
 URN = "urn:pulumi:s::zitadel-bootstrap::zitadel-bootstrap:index:ServiceAccount$zitadel:index/machineUser:MachineUser"
 TAIL = "Resources:\n    + 3 created\n    2 errored\n\nDuration: 3s\n"
@@ -235,7 +237,7 @@ def test_a_lost_user_that_cannot_be_adopted_stops_with_the_way_out() -> None:
     assert runner.up() == 1
     assert "machine user of account(s) 'ci'" in said[-1]
     assert "A plain rerun can only meet AlreadyExists" in said[-1]
-    assert "python -m zitadel_bootstrap.cli.run adopt-user --stack s <ACCOUNT>" in said[-1]
+    assert "zitadel-bootstrap adopt-user --stack s <ACCOUNT>" in said[-1]
 
     stopped = FakePulumi((1, LOST_USER))
     said = []
@@ -250,8 +252,8 @@ def test_already_exists_after_a_transient_error_stops_with_the_way_out() -> None
     said: list[str] = []
     assert pipeline(fake, said, [], retry_wait=0).up() == 1
     assert "Errors.User.AlreadyExisting (COMMAND-k2sIe)" in said[-1]
-    assert "python -m zitadel_bootstrap.cli.recover --stack s --dry-run" in said[-1]
-    assert "python -m zitadel_bootstrap.cli.run adopt-user --stack s <ACCOUNT>" in said[-1]
+    assert "zitadel-bootstrap recover --stack s --dry-run" in said[-1]
+    assert "zitadel-bootstrap adopt-user --stack s <ACCOUNT>" in said[-1]
 
 
 def test_a_lock_fails_at_once_or_is_waited_for() -> None:
@@ -320,8 +322,8 @@ def test_adopt_user_refuses_what_it_cannot_adopt() -> None:
 
 
 def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["up", "--attempts", "0"]) == 2
+    assert main(["run", "up", "--attempts", "0"]) == 2
     with pytest.raises(SystemExit) as exited:
-        main(["sideways"])
+        main(["run", "sideways"])
     assert exited.value.code == 2
     capsys.readouterr()

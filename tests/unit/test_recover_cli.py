@@ -111,7 +111,7 @@ def test_help_names_the_command_and_its_exit_statuses(capsys: pytest.CaptureFixt
         cli.main(["--help"])
     assert exited.value.code == 0
     text = capsys.readouterr().out
-    assert "python -m zitadel_bootstrap.cli.recover" in text
+    assert "zitadel-bootstrap recover" in text
     assert "--dry-run" in text
     assert "Exit status: 0 ready for `pulumi up`; 3" in text
 

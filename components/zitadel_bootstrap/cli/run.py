@@ -1,32 +1,28 @@
-"""`python -m zitadel_bootstrap.cli.run`: the pipeline's pulumi commands, made to ride out what ZITADEL does under load.
+"""`zitadel-bootstrap run` and `adopt-user`: the pipeline's pulumi commands, riding out what ZITADEL does under load.
 
 The pulumi-zitadel plugin (terraform-provider-zitadel v1.2.0 on zitadel-go v2.1.8) retries nothing: a gRPC
 Unavailable, ResourceExhausted (its RetryInfo is not read) or DeadlineExceeded fails the resource at once; and it
 reads from ZITADEL's read model, which trails the writes. This wrapper runs the same `pulumi` commands in the
 project directory, with the caller's environment, and adds what a pipeline needs on top:
 
-    python -m zitadel_bootstrap.cli.run up [--stack S] [--refresh]     # instead of `pulumi up --yes [--refresh]`
-    python -m zitadel_bootstrap.cli.run drift-check [--stack S]        # instead of `pulumi preview --refresh --expect-no-changes`
-    python -m zitadel_bootstrap.cli.run destroy [--stack S]            # instead of `pulumi destroy --yes`
-    python -m zitadel_bootstrap.cli.run adopt-user ACCOUNT [USER_ID]   # import the account's machine user that ZITADEL holds
+    zitadel-bootstrap run up [--stack S] [--refresh]     # instead of `pulumi up --yes [--refresh]`
+    zitadel-bootstrap run drift-check [--stack S]        # instead of `pulumi preview --refresh --expect-no-changes`
+    zitadel-bootstrap run destroy [--stack S]            # instead of `pulumi destroy --yes`
+    zitadel-bootstrap adopt-user ACCOUNT [USER_ID]       # import the account's machine user that ZITADEL holds
 
 - ``up`` and ``destroy`` rerun the command (at most ``--attempts`` runs, ``--retry-wait`` seconds apart, growing)
-  when every error of the run is a transient one (Unavailable, ResourceExhausted, DeadlineExceeded, a refused or
-  dropped connection, a failed refresh read, a proof that ran out of time on 5xx/429). A rerun continues from the
-  state the failed run saved. Anything else stops at once with the errors by resource and the way out.
+  when every error of the run is a transient one (``diagnosis``). A rerun continues from the state the failed run
+  saved. Anything else stops at once with the errors by resource and the way out.
 - ``up --refresh`` never refreshes what the read model does not show yet: a refresh of a user, key or membership
   that ZITADEL created a moment ago finds it NotFound and drops it from the state, and the update then meets
-  AlreadyExists (the three are then in ZITADEL and no longer in the stack). So it first checks with
-  `pulumi refresh --preview-only --expect-no-changes` (saves nothing); it refreshes only when a second check
-  ``--settle`` seconds later still finds differences, and reruns never refresh.
+  AlreadyExists. So it first checks with `pulumi refresh --preview-only --expect-no-changes` (saves nothing); it
+  refreshes only when a second check ``--settle`` seconds later still finds differences, and reruns never refresh.
 - ``drift-check`` reports drift (7) only when a second check ``--settle`` seconds after the first still finds it:
   the plugin's refresh takes "not there yet" for "deleted". Failed checks are run again like ``up``.
-- A machine user that this run created and the plugin lost (its read-back right after the create met the lag:
-  "expected non-nil error with nil state during Create of <urn>"; a plain rerun can only meet AlreadyExists) is
-  looked up in ZITADEL by org and user name with the provider's admin key (zitadel_bootstrap.cli.recover's REST client), imported
-  at its URN, and ``up`` runs again (``--no-adopt``: stop with the way out instead). An AlreadyExists without
-  that proof (an answer lost in an earlier run, or a user made by hand) is not adopted: the message points to the
-  recovery step (zitadel_bootstrap.cli.recover) and ``adopt-user``.
+- A machine user that this run created and the plugin lost (its read-back right after the create met the lag) is
+  looked up in ZITADEL by org and user name with the provider's admin key (``recover``'s REST client), imported at
+  its URN, and ``up`` runs again (``--no-adopt``: stop with the way out instead). An AlreadyExists without that
+  proof is not adopted: the message points to `zitadel-bootstrap recover` and `adopt-user`.
 - After an ``up`` that needed more than one run, the recovery step runs (``--no-recover``: not): a key whose
   answer was lost is in ZITADEL, held by no resource, its key file never delivered; the step deletes it.
 - A run refused by another run's lock waits up to ``--lock-wait`` seconds for it (default 0: it fails at once,
@@ -46,134 +42,18 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, TextIO
 
+from zitadel_bootstrap.cli.diagnosis import (
+    MACHINE_USER_TYPE,
+    SERVICE_ACCOUNT_TYPE,
+    Diagnosis,
+    diagnose,
+)
 from zitadel_bootstrap.cli.engine import EXIT_DRIFT, EXIT_FAILED, pulumi_binary
+from zitadel_bootstrap.cli.lookup import find_user_by_name
 
 EXIT_USAGE = 2
-SERVICE_ACCOUNT_TYPE = "zitadel-bootstrap:index:ServiceAccount"
-MACHINE_USER_TYPE = "zitadel:index/machineUser:MachineUser"
-#: The part of the diy backend's refusal that names the situation (pkg/backend/diy/lock.go).
-LOCKED_MARKER = "the stack is currently locked by"
-#: What the bridge says when the provider's create returned no state and no error: terraform-provider-zitadel's
-#: create reads the object back and, on NotFound from a lagging read model, clears the id.
-LOST_CREATE = re.compile(r"expected non-nil error with nil state during Create of (urn:pulumi:\S+)")
-ALREADY_EXISTS = re.compile(r"code = AlreadyExists")
-#: ZITADEL (or a proxy, or the network) failing for now: worth the same command again a little later.
-TRANSIENT = re.compile(
-    r"code = (Unavailable|ResourceExhausted|DeadlineExceeded|Aborted)\b"
-    r"|context deadline exceeded"
-    r"|connection refused|connection reset by peer|error reading from server|transport is closing"
-    r"|Verification of .{0,400}? did not finish"
-)
-#: A refresh read that failed: the plugin drops ZITADEL's error here ("failed to get user"), so the cause is unknown.
-#: Reads change nothing; the command is retried like a transient failure.
-FAILED_READ = re.compile(r"refreshing urn:pulumi:\S+: .*?failed to (get|list) ", re.DOTALL)
-#: Lines of the stack's own diagnostics that only say that something else failed.
-FOLLOW_UPS = re.compile(
-    r"^error: (update failed|preview failed|refresh failed|destroy failed|import failed"
-    r"|Resource monitor has terminated, shutting down)$"
-)
-DIAGNOSTIC_HEADER = re.compile(r"^  (?P<type>[^\s()]+) \((?P<name>[^)]+)\):\s*$")
-
-Kind = Literal["ok", "transient", "lost_create", "already_exists", "locked", "failed"]
-
-
-@dataclass(frozen=True)
-class ResourceError:
-    """One resource's error diagnostics, as `pulumi` printed them under "Diagnostics:"."""
-
-    resource: str
-    """``<type> (<name>)``, e.g. ``zitadel:index:MachineUser (ci-user)``."""
-    message: str
-
-    @property
-    def name(self) -> str:
-        return self.resource.rsplit(" (", 1)[-1].rstrip(")")
-
-    def one_line(self) -> str:
-        lines = [line.strip().lstrip("*").strip() for line in self.message.splitlines()]
-        useful = [line.removeprefix("error: ") for line in lines if line and line != "error: 1 error occurred:"]
-        return f"{self.resource}: {' '.join(useful)}"
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    """What a pulumi run's output says about why it failed, and whether running it again can help."""
-
-    kind: Kind
-    errors: tuple[ResourceError, ...] = ()
-    lost_urns: tuple[str, ...] = ()
-    """With ``lost_create``: the URNs of the objects ZITADEL created and the stack does not hold."""
-
-    def lost_accounts(self) -> tuple[str, ...] | None:
-        """The accounts whose machine user was lost, or None when something else was lost too."""
-        accounts = []
-        for urn in self.lost_urns:
-            name = urn.rsplit("::", 1)[-1]
-            if f"${MACHINE_USER_TYPE}::" not in urn or not name.endswith("-user"):
-                return None
-            accounts.append(name.removesuffix("-user"))
-        return tuple(accounts)
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind == "transient"
-
-    def error_lines(self) -> str:
-        return "\n".join(f"  {error.one_line()}" for error in self.errors) or "  (no resource errors printed)"
-
-
-def resource_errors(output: str) -> list[ResourceError]:
-    """The error diagnostics of each resource (follow-up lines of the stack itself left out)."""
-    lines = output.splitlines()
-    found: list[ResourceError] = []
-    in_diagnostics = False
-    current: tuple[str, list[str]] | None = None
-
-    def close() -> None:
-        if current is None:
-            return
-        kept = [line for line in current[1] if not FOLLOW_UPS.match(line.strip())]
-        if any(line.strip().startswith("error:") for line in kept):
-            found.append(ResourceError(current[0], "\n".join(line.strip() for line in kept if line.strip())))
-
-    for line in lines:
-        if line.startswith("Diagnostics:"):
-            close()
-            current, in_diagnostics = None, True
-            continue
-        if not in_diagnostics:
-            continue
-        header = DIAGNOSTIC_HEADER.match(line)
-        if header:
-            close()
-            current = (f"{header['type']} ({header['name']})", [])
-        elif line.strip() and not line.startswith((" ", "\t")):
-            close()  # the next section ("Outputs:", "Resources:", ...)
-            current, in_diagnostics = None, False
-        elif current is not None:
-            current[1].append(line)
-    close()
-    return found
-
-
-def diagnose(returncode: int, output: str) -> Diagnosis:
-    """Classify a finished pulumi command: retry it, stop with a way out, or stop."""
-    if returncode == 0:
-        return Diagnosis("ok")
-    errors = tuple(resource_errors(output))
-    lost = tuple(dict.fromkeys(LOST_CREATE.findall(output)))
-    if lost:
-        return Diagnosis("lost_create", errors, lost_urns=lost)
-    if any(ALREADY_EXISTS.search(error.message) for error in errors):
-        return Diagnosis("already_exists", errors)
-    if LOCKED_MARKER in output:
-        return Diagnosis("locked", errors)
-    if errors and all(TRANSIENT.search(e.message) or FAILED_READ.search(e.message) for e in errors):
-        return Diagnosis("transient", errors)
-    return Diagnosis("failed", errors)
 
 
 @dataclass(frozen=True)
@@ -211,11 +91,11 @@ def stream_runner(out: TextIO) -> Runner:
 
 
 def recovery_runner(out: TextIO) -> Callable[[str], Run]:
-    """Run the recovery step (``python -m zitadel_bootstrap.cli.recover --stack <stack>``) here, its output copied to ``out``."""
+    """Run the recovery step (``zitadel-bootstrap recover --stack <stack>``) here, its output copied to ``out``."""
 
     def run(stack: str) -> Run:
         done = subprocess.run(
-            [sys.executable, "-m", "zitadel_bootstrap.cli.recover", "--stack", stack],
+            [sys.executable, "-m", "zitadel_bootstrap.cli.main", "recover", "--stack", stack],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -249,7 +129,7 @@ class Pipeline:
     clock: Callable[[], float] = time.monotonic
     say: Callable[[str], None] = _say
     recover: bool = True
-    """``up``: after an update that needed more than one run, run the recovery step (zitadel_bootstrap.cli.recover)."""
+    """``up``: after an update that needed more than one run, run the recovery step (`zitadel-bootstrap recover`)."""
     run_recovery: Callable[[str], Run] = field(default_factory=lambda: recovery_runner(sys.stdout))
     runs: int = 0
     """How many runs the last retried command took."""
@@ -284,12 +164,11 @@ class Pipeline:
     def after_retries(self) -> int:
         """An update that needed more than one run may have left what a lost answer made: a key whose answer never
         arrived is in ZITADEL and, after the rerun made another, held by no resource. The recovery step
-        (zitadel_bootstrap.cli.recover) deletes such keys of the stack's own users and changes nothing else on a healthy stack."""
+        (`zitadel-bootstrap recover`) deletes such keys of the stack's own users and changes nothing else on a
+        healthy stack."""
         stack = self.stack_name()
         if stack is None:
-            self.say(
-                "no stack selected: run `python -m zitadel_bootstrap.cli.recover --stack <STACK>` to check for leftovers"
-            )
+            self.say("no stack selected: run `zitadel-bootstrap recover --stack <STACK>` to check for leftovers")
             return EXIT_FAILED
         self.say("the update needed more than one run: the recovery step checks for what a lost answer left")
         recovered = self.run_recovery(stack)
@@ -298,7 +177,7 @@ class Pipeline:
         self.say(
             f"`pulumi up` converged, but the recovery step exited {recovered.returncode}"
             + (" (lines marked `leave` need a person)" if recovered.returncode == 3 else "")
-            + f": see its output above; rerun `python -m zitadel_bootstrap.cli.recover --stack {stack}` when it is dealt with"
+            + f": see its output above; rerun `zitadel-bootstrap recover --stack {stack}` when it is dealt with"
         )
         return EXIT_FAILED
 
@@ -388,9 +267,9 @@ class Pipeline:
                     f"{what} failed: ZITADEL created the machine user of account(s) {names}, but did not show it yet "
                     f"when the plugin read it back (its read model lags), so it is in ZITADEL and not in the stack "
                     f"({urns}). A plain rerun can only meet AlreadyExists. Way out: adopt it, then run "
-                    f"`python -m zitadel_bootstrap.cli.run up` again: `python -m zitadel_bootstrap.cli.run adopt-user{stack} <ACCOUNT>` "
+                    f"`zitadel-bootstrap run up` again: `zitadel-bootstrap adopt-user{stack} <ACCOUNT>` "
                     f"looks its id up in ZITADEL (give the id as a second argument where ZITADEL's user search is "
-                    f"not allowed), or `python -m zitadel_bootstrap.cli.recover{stack or ' --stack <STACK>'} --adopt-unknown`"
+                    f"not allowed), or `zitadel-bootstrap recover{stack or ' --stack <STACK>'} --adopt-unknown`"
                 )
             return (
                 f"{what} failed: ZITADEL created {urns} but did not show it yet when the plugin read it back (its "
@@ -402,8 +281,8 @@ class Pipeline:
                 f"{what} failed: ZITADEL already holds an object the stack does not (an answer lost in an "
                 f"earlier run, a create whose read-back met read-model lag, or one made by hand):\n"
                 f"{diagnosis.error_lines()}\nNot retried. Way out: see what ZITADEL holds with "
-                f"`python -m zitadel_bootstrap.cli.recover{stack or ' --stack <STACK>'} --dry-run`; if it is the stack's own, adopt "
-                f"it (`python -m zitadel_bootstrap.cli.run adopt-user{stack} <ACCOUNT>`, or zitadel_bootstrap.cli.recover with "
+                f"`zitadel-bootstrap recover{stack or ' --stack <STACK>'} --dry-run`; if it is the stack's own, adopt "
+                f"it (`zitadel-bootstrap adopt-user{stack} <ACCOUNT>`, or `zitadel-bootstrap recover` with "
                 f"--adopt-unknown), else remove it in ZITADEL or rename the account's userName; then rerun"
             )
         if diagnosis.kind == "transient":
@@ -443,9 +322,7 @@ class Pipeline:
             r["urn"] for r in resources if r.get("type") == SERVICE_ACCOUNT_TYPE and r["urn"].endswith(f"::{account}")
         ]
         if not parents:
-            self.say(
-                f"the stack holds no service account {account!r}: run `python -m zitadel_bootstrap.cli.run up` first"
-            )
+            self.say(f"the stack holds no service account {account!r}: run `zitadel-bootstrap run up` first")
             return EXIT_FAILED
         user_urn_tail = f"${MACHINE_USER_TYPE}::{account}-user"
         if any(r.get("urn", "").endswith(user_urn_tail) for r in resources):
@@ -506,74 +383,8 @@ class Pipeline:
         return shown.output.strip() if shown.returncode == 0 and shown.output.strip() else None
 
 
-def find_user_by_name(pipeline: Pipeline, account: str) -> str | None:
-    """The id of ``account``'s machine user in ZITADEL: searched by org and user name (management ListUsers over
-    the REST gateway) with the provider's own admin key, through zitadel_bootstrap.cli.recover's client. Searched again for up to
-    ``settle`` seconds while ZITADEL's read model does not show it; None (and why) when it cannot be found."""
-    try:
-        from zitadel_bootstrap.cli.recover.cli import admin_key_text  # noqa: PLC0415
-        from zitadel_bootstrap.cli.recover.pulumi_ops import Project, Pulumi  # noqa: PLC0415
-        from zitadel_bootstrap.cli.recover.zitadel_api import ZitadelApi  # noqa: PLC0415
-        from zitadel_bootstrap.config import load_settings_file  # noqa: PLC0415 - only this command needs them
-    except ImportError as error:
-        pipeline.say(f"cannot look the user up in ZITADEL ({error}): give its id to adopt-user")
-        return None
-    stack = pipeline.stack_name()
-    if stack is None:
-        pipeline.say("no stack selected: pass --stack")
-        return None
-    try:
-        project = Project.load(Path.cwd())
-        settings = load_settings_file(project.stack_file(stack))
-        entry = next(a for a in settings.service_accounts if a.name == account)
-        org_id = entry.org_id or pipeline.account_org(account)
-        if not org_id:
-            return None
-        key_text, _ = admin_key_text(Pulumi(project, stack), project.stack_file(stack), None)
-        api = ZitadelApi.login(settings.issuer, key_text, insecure=settings.provider.insecure)
-        del key_text
-        try:
-            deadline = pipeline.clock() + pipeline.settle
-            while True:
-                found = api.users_named(str(org_id), entry.user_name)
-                if len(found) == 1:
-                    pipeline.say(f"found user {found[0].id} ({entry.user_name}) in org {org_id}")
-                    return found[0].id
-                if len(found) > 1 or pipeline.clock() >= deadline:
-                    pipeline.say(f"{len(found)} users named {entry.user_name!r} in org {org_id}: give the id")
-                    return None
-                pipeline.sleep(1.0)
-        finally:
-            api.close()
-    except Exception as error:  # any failure leaves the manual way out, and says why
-        pipeline.say(f"looking up the user of {account!r} in ZITADEL failed: {error}")
-        return None
-
-
-def parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack", help="the stack (default: the selected one)")
-    common.add_argument("--attempts", type=int, default=3, help="runs of a command that fails transiently (3)")
-    common.add_argument("--retry-wait", type=float, default=10.0, help="seconds before the 2nd run, grows (10)")
-    common.add_argument("--settle", type=float, default=10.0, help="seconds before a check is repeated (10)")
-    common.add_argument("--lock-wait", type=float, default=0.0, help="seconds to wait for another run's lock (0)")
-    top = argparse.ArgumentParser(prog="python -m zitadel_bootstrap.cli.run", description=__doc__.split("\n\n")[0])
-    commands = top.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("up", parents=[common], help="pulumi up --yes, retried on transient ZITADEL errors")
-    up.add_argument("--refresh", action="store_true", help="refresh first, what a settled check finds changed")
-    commands.add_parser("drift-check", parents=[common], help="0 no drift, 7 drift (seen twice), 1 error")
-    commands.add_parser("destroy", parents=[common], help="pulumi destroy --yes, retried on transient errors")
-    up.add_argument("--no-adopt", action="store_true", help="stop at users lost to read lag instead of adopting them")
-    up.add_argument("--no-recover", action="store_true", help="no recovery step after an update that needed reruns")
-    adopt = commands.add_parser("adopt-user", parents=[common], help="import a machine user ZITADEL holds")
-    adopt.add_argument("account", help="the service account's name in the stack config")
-    adopt.add_argument("user_id", nargs="?", help="the user's id in ZITADEL (default: looked up by user name)")
-    adopt.add_argument("--org-id", help="the user's org (default: the account's, from the stack config)")
-    return top
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def execute(args: argparse.Namespace) -> int:
+    """Run a parsed ``run up|drift-check|destroy`` or ``adopt-user`` (``main.build_parser`` defines the flags)."""
     if args.attempts < 1 or min(args.retry_wait, args.settle, args.lock_wait) < 0:
         print("pipeline: --attempts must be at least 1 and the waits not negative", file=sys.stderr)
         return EXIT_USAGE
@@ -587,17 +398,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         recover=not getattr(args, "no_recover", False),
     )
     try:
-        if args.command == "up":
+        if args.command == "adopt-user":
+            return pipeline.adopt_user(args.account, args.user_id, args.org_id)
+        if args.action == "up":
             return pipeline.up(refresh=args.refresh)
-        if args.command == "drift-check":
+        if args.action == "drift-check":
             return pipeline.drift_check()
-        if args.command == "destroy":
-            return pipeline.destroy()
-        return pipeline.adopt_user(args.account, args.user_id, args.org_id)
-    except RuntimeError as error:  # no pulumi CLI: tools.pulumi_cli says how to get one
+        return pipeline.destroy()
+    except RuntimeError as error:  # no pulumi CLI: engine.ENGINE_HINT says how to get one
         print(f"pipeline: {error}", file=sys.stderr)
         return EXIT_FAILED
-
-
-if __name__ == "__main__":
-    sys.exit(main())

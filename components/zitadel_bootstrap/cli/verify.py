@@ -1,4 +1,4 @@
-"""``python -m zitadel_bootstrap.verification``: prove a machine key from a pipeline or a terminal.
+"""`zitadel-bootstrap verify`: prove a machine key from a pipeline or a terminal.
 
 Exit codes: 0 verified, 1 not verified (reason on stderr, or in the JSON), 2 bad usage or bad input.
 Never prints key or token material: only ids, roles and the verifier's classified reasons.
@@ -24,6 +24,8 @@ from zitadel_bootstrap.verification.model import (
 )
 from zitadel_bootstrap.verification.proof import try_verify
 
+#: The logger of the pure verifier (zitadel_bootstrap.verification), whose records --verbose shows.
+VERIFIER_LOGGER = "zitadel_bootstrap.verification"
 EXIT_VERIFIED = 0
 EXIT_NOT_VERIFIED = 1
 EXIT_USAGE = 2
@@ -40,11 +42,20 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(message)
 
 
+DESCRIPTION = "Prove that a ZITADEL machine key logs in (JWT-bearer, RFC 7523) and holds its grants."
+EPILOG = (
+    "exit codes: 0 verified, 1 not verified (reason on stderr, or in the JSON), 2 bad usage or bad input. "
+    "The key is read from a file or stdin (--key-file -), never from arguments; no key or token is printed."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="python -m zitadel_bootstrap.verification",
-        description="Prove that a ZITADEL machine key logs in (JWT-bearer, RFC 7523) and holds its grants.",
-    )
+    parser = _Parser(prog="zitadel-bootstrap verify", description=DESCRIPTION, epilog=EPILOG)
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--issuer", required=True, help="instance origin, e.g. https://my-instance.zitadel.cloud")
     parser.add_argument("--key-file", required=True, help="machine key JSON file, or - for stdin")
     parser.add_argument("--org-id", help="org context (x-zitadel-orgid); default grant: ORG_OWNER on this org")
@@ -60,7 +71,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--insecure", action="store_true", help="allow a plain-http issuer (local instances only)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     parser.add_argument("-v", "--verbose", action="store_true", help="log each attempt on stderr")
-    return parser
 
 
 def _grants(args: argparse.Namespace) -> tuple[Grant, ...]:
@@ -120,7 +130,7 @@ def _summary(result: VerificationResult) -> str:
 
 def _verify_logged(request: VerificationRequest, stderr: TextIO) -> VerificationResult:
     # Only the verifier's own logger: its records carry ids and classified reasons, never key or token text.
-    package_logger = logging.getLogger(__package__)
+    package_logger = logging.getLogger(VERIFIER_LOGGER)
     handler = logging.StreamHandler(stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     previous_level = package_logger.level
@@ -148,15 +158,25 @@ def main(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
-    stdin = stdin or sys.stdin
-    stdout = stdout or sys.stdout
-    stderr = stderr or sys.stderr
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except _UsageError as exc:
-        print(f"{parser.format_usage().rstrip()}\nerror: {exc}", file=stderr)
+        print(f"{parser.format_usage().rstrip()}\nerror: {exc}", file=stderr or sys.stderr)
         return EXIT_USAGE
+    return execute(args, stdin=stdin, stdout=stdout, stderr=stderr)
+
+
+def execute(
+    args: argparse.Namespace,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
     try:
         request = _request(args, stdin)
     except _UsageError as exc:

@@ -1,4 +1,4 @@
-"""`python -m zitadel_bootstrap.verification`: exit 0 verified, 1 not verified, 2 bad usage or input."""
+"""`zitadel-bootstrap verify`: exit 0 verified, 1 not verified, 2 bad usage or input."""
 
 from __future__ import annotations
 
@@ -145,8 +145,8 @@ def test_unreadable_key_file_exits_2_naming_the_path(tmp_path: Path) -> None:
     assert str(missing) in err
 
 
-def test_module_entry_point_runs_as_python_dash_m(fake: FakeZitadel, key_path: Path) -> None:
-    command = [sys.executable, "-m", "zitadel_bootstrap.verification", "--issuer", fake.url, "--insecure"]
+def test_the_command_runs_as_a_separate_process(fake: FakeZitadel, key_path: Path) -> None:
+    command = [sys.executable, "-m", "zitadel_bootstrap.cli.main", "verify", "--issuer", fake.url, "--insecure"]
     ok = subprocess.run(
         [*command, "--key-file", str(key_path), "--json"],
         cwd=REPO_ROOT,

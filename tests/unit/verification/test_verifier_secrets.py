@@ -78,11 +78,6 @@ def test_redact_removes_jwts_long_opaque_strings_and_pem_blocks() -> None:
     assert cleaned == "bad [redacted] and [redacted] and [redacted] id 259254409320316419"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/verify.py's --verbose listens on logging.getLogger(__package__), now zitadel_bootstrap.cli, not the "
-    "verifier's zitadel_bootstrap.verification: no DEBUG line reaches stderr. Remove this mark with that fix.",
-)
 @pytest.mark.parametrize("as_json", [False, True])
 def test_cli_output_contains_no_key_or_token_whether_verified_or_not(
     fake: FakeZitadel, key_json: str, rsa_key: rsa.RSAPrivateKey, tmp_path: Path, as_json: bool

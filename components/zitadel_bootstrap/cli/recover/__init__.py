@@ -1,4 +1,4 @@
-"""Recovery of a stack after an interrupted or failed `pulumi up`: ``python -m zitadel_bootstrap.cli.recover --stack <name>``.
+"""Recovery of a stack after an interrupted or failed `pulumi up`: `zitadel-bootstrap recover --stack <name>`.
 
 =================  ==================================================================================================
 ``model``          what it reasons about: the state, what ZITADEL holds, the actions (frozen dataclasses)

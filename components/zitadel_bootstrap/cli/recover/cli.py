@@ -1,4 +1,4 @@
-"""``python -m zitadel_bootstrap.cli.recover``: repair a stack after an interrupted or failed `pulumi up`, so the next one converges.
+"""`zitadel-bootstrap recover`: repair a stack after an interrupted or failed `pulumi up`, so the next one converges.
 
 Steps: read the stack's config (stacks/Pulumi.<stack>.yaml, validated like the program does) and its checkpoint
 (`pulumi stack export`); log in to ZITADEL with the provider's admin key; look up every configured account's
@@ -59,23 +59,28 @@ class RecoveryError(Exception):
         self.status = status
 
 
+DESCRIPTION = (
+    "Repair a zitadel-bootstrap stack after an interrupted or failed `pulumi up` (SIGINT, SIGKILL, a dead "
+    "CI runner, a ZITADEL that lost an answer), so that the next `pulumi up --yes` converges. Users that an "
+    "interrupted create left in ZITADEL are imported into the stack, and so are memberships of the stack's "
+    "users; machine keys whose key file was never recorded are deleted; pending operations are cleared; "
+    "a lock left by a dead run on this machine is removed. A user the stack did not provably create is never "
+    "deleted. One line per object says what was found and done; no key or token material is printed."
+)
+EPILOG = (
+    "Exit status: 0 ready for `pulumi up`; 3 something is left for a person (lines marked `leave`); "
+    "1 error; 2 bad usage or config. Run it where you run `pulumi up`: same project directory, backend "
+    "(PULUMI_BACKEND_URL or Pulumi.yaml) and secrets passphrase (PULUMI_CONFIG_PASSPHRASE[_FILE])."
+)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m zitadel_bootstrap.cli.recover",
-        description=(
-            "Repair a zitadel-bootstrap stack after an interrupted or failed `pulumi up` (SIGINT, SIGKILL, a dead "
-            "CI runner, a ZITADEL that lost an answer), so that the next `pulumi up --yes` converges. Users that an "
-            "interrupted create left in ZITADEL are imported into the stack, and so are memberships of the stack's "
-            "users; machine keys whose key file was never recorded are deleted; pending operations are cleared; "
-            "a lock left by a dead run on this machine is removed. A user the stack did not provably create is never "
-            "deleted. One line per object says what was found and done; no key or token material is printed."
-        ),
-        epilog=(
-            "Exit status: 0 ready for `pulumi up`; 3 something is left for a person (lines marked `leave`); "
-            "1 error; 2 bad usage or config. Run it where you run `pulumi up`: same project directory, backend "
-            "(PULUMI_BACKEND_URL or Pulumi.yaml) and secrets passphrase (PULUMI_CONFIG_PASSPHRASE[_FILE])."
-        ),
-    )
+    p = argparse.ArgumentParser(prog="zitadel-bootstrap recover", description=DESCRIPTION, epilog=EPILOG)
+    add_arguments(p)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stack", required=True, help="the stack to repair (its config: stacks/Pulumi.<stack>.yaml)")
     p.add_argument("--cwd", type=Path, default=Path.cwd(), help="the Pulumi project directory (default: here)")
     p.add_argument("--dry-run", action="store_true", help="only print what would be done; change nothing")
@@ -105,7 +110,6 @@ def parser() -> argparse.ArgumentParser:
         help="how long to look again for objects of interrupted creates that ZITADEL does not show yet (its reads "
         f"trail its writes; default {DEFAULT_SETTLE_SECONDS:g})",
     )
-    return p
 
 
 # --- inputs ------------------------------------------------------------------------------------------------------
@@ -327,8 +331,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    args = parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    return execute(parser().parse_args(argv), out, err)
+
+
+def execute(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     try:
         return run(args, out)
     except RecoveryError as error:

@@ -1,0 +1,112 @@
+"""`zitadel-bootstrap`: the operations command of the package, one subcommand per job.
+
+====================  ==========================================================================================
+``verify``            prove a key file: the JWT-bearer exchange and the grants on ZITADEL's API (``verify``)
+``run``               ``up``, ``drift-check``, ``destroy`` through `pulumi`, riding out ZITADEL's faults (``run``)
+``adopt-user``        import a machine user that ZITADEL holds into its account's resource (``run``)
+``recover``           repair a stack after an interrupted or failed `pulumi up` (``recover``)
+``key-file``          write one account's key file from the stack, mode 0600 (``key_file``)
+====================  ==========================================================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from zitadel_bootstrap import __version__
+from zitadel_bootstrap.cli import key_file, run, verify
+from zitadel_bootstrap.cli.recover import cli as recover
+
+EPILOG_RUN = (
+    "exit codes: 0 done (no drift), 7 drift found (drift-check), 1 failed (the last `pipeline:` line says why), "
+    "2 bad usage"
+)
+
+
+def _run_arguments() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--stack", help="the stack (default: the selected one)")
+    common.add_argument("--attempts", type=int, default=3, help="runs of a command that fails transiently (3)")
+    common.add_argument("--retry-wait", type=float, default=10.0, help="seconds before the 2nd run, grows (10)")
+    common.add_argument("--settle", type=float, default=10.0, help="seconds before a check is repeated (10)")
+    common.add_argument("--lock-wait", type=float, default=0.0, help="seconds to wait for another run's lock (0)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="zitadel-bootstrap",
+        description="Operations for ZITADEL service accounts declared with the zitadel-bootstrap Pulumi package.",
+        epilog="Each subcommand's --help lists its exit codes. Run it where you run `pulumi`: the same project "
+        "directory, backend and secrets passphrase.",
+    )
+    top.add_argument("--version", action="version", version=f"zitadel-bootstrap {__version__}")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    verify_parser = commands.add_parser(
+        "verify",
+        help="prove a key file: token exchange and grants (0 verified, 1 not, 2 bad input)",
+        description=verify.DESCRIPTION,
+        epilog=verify.EPILOG,
+    )
+    verify.add_arguments(verify_parser)
+
+    common = _run_arguments()
+    run_parser = commands.add_parser(
+        "run",
+        help="pulumi up | drift-check | destroy, riding out ZITADEL's faults (0, 7 drift, 1, 2)",
+        description=(run.__doc__ or "").split("\n\n")[0],
+        epilog=EPILOG_RUN,
+    )
+    actions = run_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = actions.add_parser("up", parents=[common], help="pulumi up --yes, retried on transient ZITADEL errors")
+    up.add_argument("--refresh", action="store_true", help="refresh first, what a settled check finds changed")
+    up.add_argument("--no-adopt", action="store_true", help="stop at users lost to read lag instead of adopting them")
+    up.add_argument("--no-recover", action="store_true", help="no recovery step after an update that needed reruns")
+    actions.add_parser("drift-check", parents=[common], help="0 no drift, 7 drift (seen twice), 1 error")
+    actions.add_parser("destroy", parents=[common], help="pulumi destroy --yes, retried on transient errors")
+
+    adopt = commands.add_parser(
+        "adopt-user",
+        parents=[common],
+        help="import a machine user ZITADEL holds into its account (0, 1, 2)",
+        description="Import the machine user of a configured account that ZITADEL holds and the stack does not.",
+        epilog="exit codes: 0 imported, 1 failed, 2 bad usage",
+    )
+    adopt.add_argument("account", help="the service account's name in the stack config")
+    adopt.add_argument("user_id", nargs="?", help="the user's id in ZITADEL (default: looked up by user name)")
+    adopt.add_argument("--org-id", help="the user's org (default: the account's, from the stack config)")
+
+    recover_parser = commands.add_parser(
+        "recover",
+        help="repair a stack after an interrupted or failed up (0 ready, 3 needs a person, 1, 2)",
+        description=recover.DESCRIPTION,
+        epilog=recover.EPILOG,
+    )
+    recover.add_arguments(recover_parser)
+
+    key_parser = commands.add_parser(
+        "key-file",
+        help="write one account's key file from the stack, mode 0600 (0, 1, 2)",
+        description=(key_file.__doc__ or "").split("\n\n")[0],
+        epilog="exit codes: 0 written, 1 the stack could not be read, 2 bad usage (unknown account, file exists)",
+    )
+    key_file.add_arguments(key_parser)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "verify":
+        return verify.execute(args)
+    if args.command == "recover":
+        return recover.execute(args)
+    if args.command == "key-file":
+        return key_file.execute(args)
+    return run.execute(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,18 @@ def test_consumer_typescript_program_with_pulumi_package_add(tmp_path: Path, pac
     consumer = Consumer.create(project, standin, "ts-robot", project="zb-consumer-ts")
     consumer.cli.run("package", "add", str(package), label="package add", with_stack=False, timeout=900)
     consumer.lifecycle()
+
+
+def test_consumer_schema_of_the_package_as_pulumi_reads_it(package: Path, engine: str) -> None:
+    """`pulumi package get-schema` on the package folder: the component, its inputs, and the key file secret."""
+    done = subprocess.run(
+        [engine, "package", "get-schema", str(package)], capture_output=True, text=True, check=False, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    schema = json.loads(done.stdout)
+    account = schema["resources"]["zitadel-bootstrap:index:ServiceAccount"]
+    assert account["isComponent"] is True
+    assert {"userName", "orgId", "roles"} <= set(account["inputProperties"])
+    assert set(account["requiredInputs"]) == {"userName", "orgId"}
+    assert account["properties"]["keyJson"].get("secret") is True
+    assert account["properties"]["keyJson"]["type"] == "string"

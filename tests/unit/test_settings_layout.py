@@ -181,11 +181,12 @@ def test_importing_settings_and_limits_imports_neither_pulumi_nor_yaml() -> None
 LAYERS: dict[str, set[str]] = {
     "limits": set(),
     "clock": set(),
+    "values": set(),
     "verification": {"limits"},
     "key_schedule": {"clock", "limits"},
     "config": {"clock", "limits", "verification"},
-    "component": {"clock", "config", "key_schedule", "provider", "verification"},
-    "provider": {"__init__", "clock", "component", "key_schedule", "verification"},
+    "component": {"clock", "config", "key_schedule", "provider", "values", "verification"},
+    "provider": {"__init__", "clock", "component", "key_schedule", "values", "verification"},
     "cli": {"__init__", "clock", "config", "limits", "verification"},
     "__init__": {"component"},
 }

@@ -28,6 +28,7 @@ from zitadel_bootstrap.config.model import ServiceAccountSettings
 from zitadel_bootstrap.key_schedule.plan import KeyPolicy
 from zitadel_bootstrap.key_schedule.resource import KeyRotation
 from zitadel_bootstrap.provider.verification import JwtBearerVerification
+from zitadel_bootstrap.values import deep_any
 
 from .args import ServiceAccountArgs
 from .inputs import (
@@ -43,13 +44,7 @@ RESOURCE_TYPE = "zitadel-bootstrap:index:ServiceAccount"
 
 
 def _contains_output(value: Any) -> bool:
-    if isinstance(value, pulumi.Output):
-        return True
-    if isinstance(value, Mapping):
-        return any(_contains_output(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return any(_contains_output(item) for item in value)
-    return False
+    return deep_any(value, lambda item: isinstance(item, pulumi.Output))
 
 
 def provider_defaults() -> ProviderDefaults:

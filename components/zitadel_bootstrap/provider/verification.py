@@ -28,6 +28,7 @@ from pulumi.dynamic import (
 from pulumi.runtime import known_types, rpc
 
 from zitadel_bootstrap import clock
+from zitadel_bootstrap.values import deep_any
 from zitadel_bootstrap.verification.errors import VerificationError
 from zitadel_bootstrap.verification.keyfile import ensure_not_expired, parse_key_file
 from zitadel_bootstrap.verification.model import ZITADEL_AUDIENCE, Grant, VerificationResult
@@ -70,13 +71,7 @@ def is_unknown(value: Any) -> bool:
     ``pulumi.output.Unknown`` object (``rpc.deserialize_properties(..., keep_unknowns=True)``); the raw sentinel
     string is the same value before deserialization. Both mean "computed by another resource, known at create time".
     """
-    if _is_wholly_unknown(value):
-        return True
-    if isinstance(value, Mapping):
-        return any(is_unknown(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return any(is_unknown(item) for item in value)
-    return False
+    return deep_any(value, _is_wholly_unknown)
 
 
 def _plain(value: Any) -> Any:

@@ -60,6 +60,8 @@ class Consumer:
     @classmethod
     def create(cls, directory: Path, standin: StandIn, user_name: str, *, project: str) -> Consumer:
         cli = PulumiCli(directory, "dev", PASSPHRASE)
+        # What the package needs no more: a Python virtualenv handed to the consumer's engine for its resources.
+        assert "PULUMI_RUNTIME_VIRTUALENV" not in cli.env(), "the consumer runs without the package's virtualenv"
         ALL_CLIS.append(cli)
         (directory / "stacks").mkdir(exist_ok=True)
         (directory / "state").mkdir(exist_ok=True)

@@ -74,7 +74,7 @@ INVALID_CONFIG = failed_run(
 )
 PROOF_OUT_OF_TIME = failed_run(
     (
-        "pulumi-python:dynamic/verification:JwtBearerVerification (ci-verification)",
+        "zitadel-bootstrap:index:JwtBearerVerification (ci-verification)",
         "error: Exception: Verification of user 1 did not finish: the API proof still failed after 9 attempts "
         "and 4.0 s. Last answer: 503 Service Unavailable.",
     )

@@ -293,8 +293,8 @@ def test_dynamic_resources_and_other_operations_are_cleared_without_looking() ->
         child(MACHINE_USER, "ci-user", USER_ID, **user_inputs()),
         child(MACHINE_KEY, "ci-key", KEY_ID, orgId=ORG_ID, userId=USER_ID),
     ]
-    verification = child("pulumi-python:dynamic/verification:JwtBearerVerification", "ci-verification")
-    rotation = child("pulumi-python:dynamic/rotation:KeyRotation", "ci-key-rotation")
+    verification = child("zitadel-bootstrap:index:JwtBearerVerification", "ci-verification")
+    rotation = child("zitadel-bootstrap:index:KeyRotation", "ci-key-rotation")
     deleting = child(MACHINE_KEY, "ci-key", KEY_ID, orgId=ORG_ID, userId=USER_ID)
     state = export(resources, [("creating", verification), ("updating", rotation), ("deleting", deleting)])
     plan = plan_for(settings(account()), state, seen(users=ci_user(), keys={USER_ID: (ZitadelKey(KEY_ID, USER_ID),)}))

@@ -121,7 +121,7 @@ def read_permissions(response: httpx.Response, *, what: str, org_id: str | None,
     if response.status_code != 200:
         raise classify(API_RULES, response, f"{what} in org {org_id}" if org_id else what, now)
     body = json_object(response)
-    result = body.get("result", []) if body else None  # omitted when empty
+    result = body.get("result", []) if body is not None else None  # omitted when empty: `{}` is no permission
     if not isinstance(result, list) or not all(isinstance(item, str) for item in result):
         raise StepError(KIND_BAD_RESPONSE, "fatal", f"{what} returned a malformed result list")
     return frozenset(result)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 from zitadel_bootstrap.verification.api import read_memberships_page, read_permissions
-from zitadel_bootstrap.verification.errors import KIND_BAD_RESPONSE
 from zitadel_bootstrap.verification.classify import StepError
+from zitadel_bootstrap.verification.errors import KIND_BAD_RESPONSE
 
 
 def test_an_empty_permissions_answer_is_no_permission_not_a_malformed_list() -> None:

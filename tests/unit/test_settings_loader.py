@@ -62,8 +62,11 @@ def test_load_settings_fails_the_run_with_every_problem_and_no_traceback() -> No
 def test_a_plaintext_jwt_profile_json_is_refused() -> None:
     config = {**CONFIG, "zitadel:jwtProfileJson": "{}"}
     config.pop("zitadel:jwtProfileFile")
-    with pytest.raises(pulumi.RunError, match="zitadel:jwtProfileJson: is stored in plaintext"):
+    with pytest.raises(pulumi.RunError, match="zitadel:jwtProfileJson: is stored in plaintext") as refused:
         in_engine_config(config)
+    # The way out: take the plaintext value out of the stack file, then set it again as a secret.
+    assert "pulumi config rm zitadel:jwtProfileJson" in str(refused.value)
+    assert "pulumi config set --secret zitadel:jwtProfileJson < key.json" in str(refused.value)
     assert in_engine_config(config, secret_keys=["zitadel:jwtProfileJson"]).provider.jwt_profile_file is None
 
 

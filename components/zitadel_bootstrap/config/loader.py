@@ -57,8 +57,10 @@ def _read_settings(pulumi: Any, now: datetime | None) -> Settings:
     if zitadel["jwtProfileJson"] is not None and not pulumi.runtime.is_config_secret(f"{PROVIDER}:jwtProfileJson"):
         raise SettingsError(
             [
-                f"{provider_key('jwtProfileJson')}: is stored in plaintext in the stack file; the schema does not "
-                "mark it secret, so set it with `pulumi config set --secret zitadel:jwtProfileJson < key.json`"
+                f"{provider_key('jwtProfileJson')}: is stored in plaintext in the stack file (the schema does not "
+                "mark it secret). Take it out with `pulumi config rm zitadel:jwtProfileJson`, then set it again with "
+                "`pulumi config set --secret zitadel:jwtProfileJson < key.json`; the key was readable in the file and "
+                "in its history, so replace it in ZITADEL too (docs/security.md)"
             ]
         )
     return parse_settings(project, zitadel, now=now)

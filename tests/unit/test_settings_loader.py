@@ -86,3 +86,32 @@ def test_a_stack_file_that_is_not_yaml_is_a_settings_error(tmp_path: Path) -> No
     stack.write_text("config: [unclosed\n")
     with pytest.raises(SettingsError, match="is not valid YAML"):
         load_settings_file(stack, now=NOW)
+
+
+def test_a_misspelled_program_key_fails_naming_it_with_the_key_it_resembles() -> None:
+    # Before, `zitadel-bootstrap:verfication` passed with the defaults in its place (rc 0 at preview and up).
+    config = {**CONFIG, "zitadel-bootstrap:verfication": json.dumps({"deadlineSeconds": 5})}
+    with pytest.raises(pulumi.RunError) as refused:
+        in_engine_config(config)
+    assert "zitadel-bootstrap:verfication: is not a key" in str(refused.value)
+    assert "did you mean zitadel-bootstrap:verification?" in str(refused.value)
+
+
+def test_a_misspelled_accounts_key_is_named_as_written_not_only_as_missing() -> None:
+    config = {key: value for key, value in CONFIG.items() if key != "zitadel-bootstrap:serviceAccounts"}
+    config["zitadel-bootstrap:serviceAcounts"] = CONFIG["zitadel-bootstrap:serviceAccounts"]
+    with pytest.raises(pulumi.RunError) as refused:
+        in_engine_config(config)
+    assert "zitadel-bootstrap:serviceAcounts: is not a key" in str(refused.value)
+    assert "did you mean zitadel-bootstrap:serviceAccounts?" in str(refused.value)
+
+
+def test_a_misspelled_provider_key_fails_too_and_other_namespaces_are_left_alone() -> None:
+    config = {**CONFIG, "zitadel:jwtProfilFile": "admin.json", "aws:region": "eu-west-1", "pulumi:tags": "{}"}
+    with pytest.raises(pulumi.RunError) as refused:
+        in_engine_config(config)
+    message = str(refused.value)
+    assert "zitadel:jwtProfilFile: is not a key" in message
+    assert "did you mean zitadel:jwtProfileFile?" in message
+    assert "aws:region" not in message
+    assert "pulumi:tags" not in message

@@ -63,7 +63,8 @@ def _read_settings(pulumi: Any, now: datetime | None) -> Settings:
                 "in its history, so replace it in ZITADEL too (docs/security.md)"
             ]
         )
-    return parse_settings(project, zitadel, now=now)
+    config_keys = list(pulumi.runtime.config.CONFIG.get())
+    return parse_settings(project, zitadel, now=now, config_keys=config_keys)
 
 
 def load_settings_file(path: Path | str, now: datetime | None = None) -> Settings:
@@ -83,4 +84,4 @@ def load_settings_file(path: Path | str, now: datetime | None = None) -> Setting
     names = [key for key in config if isinstance(key, str)]
     project = {key.split(":", 1)[1]: config[key] for key in names if key.startswith(f"{PROJECT}:")}
     zitadel = {key.split(":", 1)[1]: config[key] for key in names if key.startswith(f"{PROVIDER}:")}
-    return parse_settings(project, zitadel, now=now)
+    return parse_settings(project, zitadel, now=now, config_keys=names)

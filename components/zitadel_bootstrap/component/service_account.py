@@ -173,7 +173,9 @@ class ServiceAccount(pulumi.ComponentResource):
             user_id=user.id,
             key_type="KEY_TYPE_JSON",
             expiration_date=rotation.expires_at,
-            opts=child,
+            # A new schedule is a new key, also when its expiry date stays (a fixed keyExpiration, or none, with a
+            # raised keyGeneration): the date alone would leave such a key in place.
+            opts=pulumi.ResourceOptions(parent=self, replacement_trigger=rotation.issued_at),
         )
         members = self._members(name, account, org_id, user.id, child)
 

@@ -22,13 +22,7 @@ complete() { [ -x "$out/pulumi" ] && [ -x "$out/pulumi-language-python" ] && [ -
   && [ -x "$out/pulumi-resource-pulumi-python" ]; }
 if complete; then echo "$out"; exit 0; fi
 
-required="$(cd "$module_dir" && go mod edit -json | python3 -c '
-import json, sys
-print(next(r["Version"] for r in json.load(sys.stdin)["Require"] if r["Path"] == "github.com/pulumi/pulumi/pkg/v3"))')"
-if [ "$required" != "v$PULUMI_VERSION" ]; then
-  say "tools/build/engine/go.mod requires pkg/v3 $required, but tools/versions.env says PULUMI_VERSION=$PULUMI_VERSION; make them agree"
-  exit 1
-fi
+require_pulumi_version "$module_dir" "$PULUMI_VERSION" PULUMI_VERSION
 
 # A cold build takes most of ten minutes of two cores: a second caller waits for the first instead.
 lock_build engine

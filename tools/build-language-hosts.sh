@@ -18,14 +18,7 @@ out="$CACHE/language-hosts-yaml$PULUMI_YAML_VERSION-$(cache_key "$module_dir")/b
 complete() { [ -x "$out/pulumi-language-yaml" ] && [ -x "$out/pulumi-language-nodejs" ]; }
 if complete; then echo "$out"; exit 0; fi
 
-required="$(cd "$module_dir" && go mod edit -json | python3 -c '
-import json, sys
-print(next(r["Version"] for r in json.load(sys.stdin)["Require"] if r["Path"] == "github.com/pulumi/pulumi/pkg/v3"))')"
-if [ "$required" != "v$LANGUAGE_HOSTS_PULUMI_VERSION" ]; then
-  say "tools/build/language-hosts/go.mod requires pkg/v3 $required, but tools/versions.env says" \
-    "LANGUAGE_HOSTS_PULUMI_VERSION=$LANGUAGE_HOSTS_PULUMI_VERSION; make them agree"
-  exit 1
-fi
+require_pulumi_version "$module_dir" "$LANGUAGE_HOSTS_PULUMI_VERSION" LANGUAGE_HOSTS_PULUMI_VERSION
 
 lock_build language-hosts
 if complete; then echo "$out"; exit 0; fi

@@ -41,3 +41,16 @@ install_binaries() {
   install -m 755 "$@" "$out.tmp/"
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
+
+# require_pulumi_version <build module dir> <version> <versions.env name>: refuse to build when the module's go.mod
+# requires another pkg/v3 than versions.env names (the one list of versions must hold).
+require_pulumi_version() {
+  local required
+  required="$(cd "$1" && go mod edit -json | python3 -c '
+import json, sys
+print(next(r["Version"] for r in json.load(sys.stdin)["Require"] if r["Path"] == "github.com/pulumi/pulumi/pkg/v3"))')"
+  if [ "$required" != "v$2" ]; then
+    say "$1/go.mod requires pkg/v3 $required, but tools/versions.env says $3=$2; make them agree"
+    exit 1
+  fi
+}

@@ -72,6 +72,11 @@ HINT_GRANT_MISSING = (
 )
 HINT_ROLES_MISSING = "The membership lacks required roles: they were changed, or the change is still propagating."
 HINT_TRANSIENT = "The instance is overloaded, restarting or unreachable; raise the deadline or retry later."
+#: A refused connection or an unknown host name at a proof's first request: the configuration, not the load.
+HINT_NOTHING_ANSWERS = (
+    "Nothing answers at that address: check the issuer, which comes from zitadel:domain, zitadel:port and "
+    "zitadel:insecure (or the issuer input or setting)."
+)
 HINT_BLOCKED = "The instance says it is blocked (quota or billing); ask its administrator."
 HINT_ISSUER = "Is the issuer the instance's external URL (e.g. https://my-instance.zitadel.cloud)?"
 HINT_CLIENT_BUG = "This is a client bug or an unsupported server; please report it."

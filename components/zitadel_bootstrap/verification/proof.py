@@ -33,7 +33,7 @@ from .api import (
     read_permissions,
 )
 from .assertion import build_assertion
-from .classify import HINT_TRANSIENT, ORG_HEADER, StepError
+from .classify import HINT_NOTHING_ANSWERS, HINT_TRANSIENT, ORG_HEADER, StepError
 from .errors import (
     KIND_AUDIENCE_REJECTED,
     KIND_CONNECTION_FAILED,
@@ -195,6 +195,14 @@ class _Proof:
                     "fatal",
                     f"{what} failed: the TLS certificate of {urlsplit(url).netloc} could not be verified",
                     hint="Fix the certificate, or add its CA to the trust store (SSL_CERT_FILE).",
+                ) from exc
+            if self.attempts == 1:
+                # Nothing has answered at this address in this proof: a wrong host or port, not a busy instance.
+                raise StepError(
+                    KIND_CONNECTION_FAILED,
+                    "fatal",
+                    f"{what} could not connect to {urlsplit(url).netloc} ({exc})",
+                    hint=HINT_NOTHING_ANSWERS,
                 ) from exc
             raise StepError(
                 KIND_CONNECTION_FAILED, "transient", f"{what} could not connect ({exc})", hint=HINT_TRANSIENT

@@ -21,6 +21,7 @@ from zitadel_bootstrap.verification import (
     Grant,
     MachineKey,
     TokenExchangeError,
+    VerificationError,
     VerificationRequest,
     match_grants,
     parse_key_file,
@@ -532,15 +533,32 @@ def test_persistent_timeouts_exceed_the_deadline_with_last_kind_timeout(
     assert "timed out after 0.1 s" in str(caught.value)
 
 
-def test_refused_connection_exceeds_the_deadline_as_connection_failed(
-    make_request: MakeRequest, run_kwargs: dict[str, Any]
+def test_a_refused_first_connection_fails_at_once_as_a_configuration_error(
+    make_request: MakeRequest, run_kwargs: dict[str, Any], fake_time: FakeTime
 ) -> None:
+    # A wrong port: nothing ever answered there. Before, this waited out the whole deadline (30 s of dots).
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(DeadlineExceededError) as caught:
-        verify(make_request(issuer=f"http://127.0.0.1:{port}", deadline=3.0, settle=3.0), **run_kwargs)
-    assert caught.value.last_kind == "connection_failed"
+    with pytest.raises(VerificationError) as caught:
+        verify(make_request(issuer=f"http://127.0.0.1:{port}", deadline=30.0, settle=30.0), **run_kwargs)
+    assert not isinstance(caught.value, DeadlineExceededError)
+    assert caught.value.kind == "connection_failed"
+    assert fake_time.sleeps == [], "a configuration error is not retried"
+    message = str(caught.value)
+    assert f"127.0.0.1:{port}" in message
+    assert "zitadel:port" in message
+
+
+def test_a_host_name_that_does_not_resolve_fails_at_once(
+    make_request: MakeRequest, run_kwargs: dict[str, Any], fake_time: FakeTime
+) -> None:
+    with pytest.raises(VerificationError) as caught:
+        verify(make_request(issuer="http://zitadel.invalid", deadline=30.0, settle=30.0), **run_kwargs)
+    assert caught.value.kind == "connection_failed"
+    assert fake_time.sleeps == []
+    assert "zitadel.invalid" in str(caught.value)
+    assert "zitadel:domain" in str(caught.value)
 
 
 def test_check_never_raises_and_reports_kind_attempts_and_elapsed(

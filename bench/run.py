@@ -35,7 +35,7 @@ from zitadel_bootstrap.verification import (
     verify,
 )
 
-from tools.pulumi_cli import PulumiCli, make_project_copy
+from tools.pulumi_cli import OPERATIONS_COMMAND, PulumiCli, make_project_copy
 from tools.standin import StandIn
 
 PASSPHRASE = "zitadel-bootstrap-bench"  # noqa: S105 - a throwaway passphrase of a throwaway backend
@@ -120,7 +120,7 @@ def bench_processes(standin: StandIn, key_json: str, org_id: str, runs: int) -> 
     with tempfile.TemporaryDirectory(prefix="zb-bench-") as directory:
         key_file = Path(directory) / "key.json"
         key_file.write_text(key_json)
-        ours = [sys.executable, "-m", "zitadel_bootstrap.verification", "--issuer", standin.issuer, "--insecure"]
+        ours = [str(OPERATIONS_COMMAND), "verify", "--issuer", standin.issuer, "--insecure"]
         ours += ["--key-file", str(key_file), "--org-id", org_id]
         sdk = [sys.executable, "-c", SDK_ONE_TOKEN_SCRIPT, standin.issuer, str(key_file)]
         ours_seconds = statistics.median(

@@ -121,3 +121,17 @@ def test_the_0_2_module_commands_say_the_new_command_and_run_it(module: str, new
     assert done.returncode == 0, done.stderr
     assert f"is now `{new}`" in done.stderr
     assert f"usage: {new}" in done.stdout
+
+
+def test_a_subcommand_loads_only_its_own_module() -> None:
+    # `verify` runs in pipeline steps: it must not pay for the recovery's and the wrapper's imports (nor Pulumi's).
+    code = (
+        "import sys; from zitadel_bootstrap.cli.main import build_parser; build_parser('verify'); "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('zitadel_bootstrap.cli', 'pulumi', 'yaml')))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.split() == [
+        "zitadel_bootstrap.cli",
+        "zitadel_bootstrap.cli.main",
+        "zitadel_bootstrap.cli.verify",
+    ]

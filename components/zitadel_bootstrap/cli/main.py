@@ -12,12 +12,22 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from zitadel_bootstrap import __version__
-from zitadel_bootstrap.cli import key_file, run, verify
-from zitadel_bootstrap.cli.recover import cli as recover
+
+#: Subcommand -> the module that defines its arguments and runs it. A run imports only the one it needs: `verify`
+#: in a pipeline step should not pay for the recovery's and the wrapper's imports.
+MODULES = {
+    "verify": "zitadel_bootstrap.cli.verify",
+    "run": "zitadel_bootstrap.cli.run",
+    "adopt-user": "zitadel_bootstrap.cli.run",
+    "recover": "zitadel_bootstrap.cli.recover.cli",
+    "key-file": "zitadel_bootstrap.cli.key_file",
+}
 
 EPILOG_RUN = (
     "exit codes: 0 done (no drift), 7 drift found (drift-check), 1 failed (the last `pipeline:` line says why), "
@@ -35,7 +45,12 @@ def _run_arguments() -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``only``, the arguments of that subcommand alone (the others list their help)."""
+
+    def wanted(name: str) -> ModuleType | None:
+        return importlib.import_module(MODULES[name]) if only in (None, name) else None
+
     top = argparse.ArgumentParser(
         prog="zitadel-bootstrap",
         description="Operations for ZITADEL service accounts declared with the zitadel-bootstrap Pulumi package.",
@@ -45,19 +60,21 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"zitadel-bootstrap {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    verify = wanted("verify")
     verify_parser = commands.add_parser(
         "verify",
         help="prove a key file: token exchange and grants (0 verified, 1 not, 2 bad input)",
-        description=verify.DESCRIPTION,
-        epilog=verify.EPILOG,
+        description=verify.DESCRIPTION if verify else None,
+        epilog=verify.EPILOG if verify else None,
     )
-    verify.add_arguments(verify_parser)
+    if verify:
+        verify.add_arguments(verify_parser)
 
     common = _run_arguments()
     run_parser = commands.add_parser(
         "run",
         help="pulumi up | drift-check | destroy, riding out ZITADEL's faults (0, 7 drift, 1, 2)",
-        description=(run.__doc__ or "").split("\n\n")[0],
+        description="The pipeline's pulumi commands, riding out what ZITADEL does under load.",
         epilog=EPILOG_RUN,
     )
     actions = run_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -79,33 +96,35 @@ def build_parser() -> argparse.ArgumentParser:
     adopt.add_argument("user_id", nargs="?", help="the user's id in ZITADEL (default: looked up by user name)")
     adopt.add_argument("--org-id", help="the user's org (default: the account's, from the stack config)")
 
+    recover = wanted("recover")
     recover_parser = commands.add_parser(
         "recover",
         help="repair a stack after an interrupted or failed up (0 ready, 3 needs a person, 1, 2)",
-        description=recover.DESCRIPTION,
-        epilog=recover.EPILOG,
+        description=recover.DESCRIPTION if recover else None,
+        epilog=recover.EPILOG if recover else None,
     )
-    recover.add_arguments(recover_parser)
+    if recover:
+        recover.add_arguments(recover_parser)
 
     key_parser = commands.add_parser(
         "key-file",
         help="write one account's key file from the stack, mode 0600 (0, 1, 2)",
-        description=(key_file.__doc__ or "").split("\n\n")[0],
+        description="Write one account's machine key file out of the stack, readable by its owner only (0600).",
         epilog="exit codes: 0 written, 1 the stack could not be read, 2 bad usage (unknown account, file exists)",
     )
-    key_file.add_arguments(key_parser)
+    key_file = wanted("key-file")
+    if key_file:
+        key_file.add_arguments(key_parser)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "verify":
-        return verify.execute(args)
-    if args.command == "recover":
-        return recover.execute(args)
-    if args.command == "key-file":
-        return key_file.execute(args)
-    return run.execute(args)
+    words = list(sys.argv[1:] if argv is None else argv)
+    first = next((word for word in words if not word.startswith("-")), None)
+    only = first if first in MODULES else None
+    args = build_parser(only).parse_args(words)
+    status: int = importlib.import_module(MODULES[args.command]).execute(args)
+    return status
 
 
 if __name__ == "__main__":

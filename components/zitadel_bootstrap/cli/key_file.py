@@ -23,6 +23,8 @@ EXIT_WRITTEN = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 OUTPUT = "machineKeys"
+DESCRIPTION = "Write one account's machine key file out of the stack, readable by its owner only (0600)."
+EPILOG = "exit codes: 0 written, 1 the stack could not be read, 2 bad usage (unknown account, file exists)"
 
 
 class KeyFileError(Exception):

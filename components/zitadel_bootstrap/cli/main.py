@@ -15,7 +15,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from types import ModuleType
+from typing import Any
 
 from zitadel_bootstrap import __version__
 
@@ -48,8 +48,17 @@ def _run_arguments() -> argparse.ArgumentParser:
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole command line; with ``only``, the arguments of that subcommand alone (the others list their help)."""
 
-    def wanted(name: str) -> ModuleType | None:
-        return importlib.import_module(MODULES[name]) if only in (None, name) else None
+    def module_command(commands: Any, name: str, summary: str) -> None:
+        """A subcommand whose module holds its DESCRIPTION, EPILOG and add_arguments (loaded only when wanted)."""
+        module = importlib.import_module(MODULES[name]) if only in (None, name) else None
+        parser = commands.add_parser(
+            name,
+            help=summary,
+            description=module.DESCRIPTION if module else None,
+            epilog=module.EPILOG if module else None,
+        )
+        if module:
+            module.add_arguments(parser)
 
     top = argparse.ArgumentParser(
         prog="zitadel-bootstrap",
@@ -60,16 +69,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"zitadel-bootstrap {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    verify = wanted("verify")
-    verify_parser = commands.add_parser(
-        "verify",
-        help="prove a key file: token exchange and grants (0 verified, 1 not, 2 bad input)",
-        description=verify.DESCRIPTION if verify else None,
-        epilog=verify.EPILOG if verify else None,
-    )
-    if verify:
-        verify.add_arguments(verify_parser)
-
+    module_command(commands, "verify", "prove a key file: token exchange and grants (0 verified, 1 not, 2 bad input)")
     common = _run_arguments()
     run_parser = commands.add_parser(
         "run",
@@ -96,25 +96,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     adopt.add_argument("user_id", nargs="?", help="the user's id in ZITADEL (default: looked up by user name)")
     adopt.add_argument("--org-id", help="the user's org (default: the account's, from the stack config)")
 
-    recover = wanted("recover")
-    recover_parser = commands.add_parser(
-        "recover",
-        help="repair a stack after an interrupted or failed up (0 ready, 3 needs a person, 1, 2)",
-        description=recover.DESCRIPTION if recover else None,
-        epilog=recover.EPILOG if recover else None,
+    module_command(
+        commands, "recover", "repair a stack after an interrupted or failed up (0 ready, 3 needs a person, 1, 2)"
     )
-    if recover:
-        recover.add_arguments(recover_parser)
-
-    key_parser = commands.add_parser(
-        "key-file",
-        help="write one account's key file from the stack, mode 0600 (0, 1, 2)",
-        description="Write one account's machine key file out of the stack, readable by its owner only (0600).",
-        epilog="exit codes: 0 written, 1 the stack could not be read, 2 bad usage (unknown account, file exists)",
-    )
-    key_file = wanted("key-file")
-    if key_file:
-        key_file.add_arguments(key_parser)
+    module_command(commands, "key-file", "write one account's key file from the stack, mode 0600 (0, 1, 2)")
     return top
 
 

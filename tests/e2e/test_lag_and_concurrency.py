@@ -86,7 +86,6 @@ def finish(stack: E2EStack, process: subprocess.Popen[str], log: Path, label: st
             process.kill()
             process.wait()
     args = tuple(str(a) for a in process.args[1:])  # type: ignore[index]
-    args = args[1:] if args[:1] == ("-m",) else args  # a python -m command: its module and arguments
     run = CommandRun(label, args, process.returncode, time.monotonic() - started, log.read_text())
     stack.cli.runs.append(run)
     return run

@@ -1,5 +1,6 @@
-"""tools/pipeline.py without pulumi: what it reads from pulumi's output (the texts are the plugin's and the CLI's
-own, copied from e2e runs against the stand-in) and what it does next: run again, wait, or stop with a way out."""
+"""`zitadel-bootstrap run` and `adopt-user` (zitadel_bootstrap.cli.run, .diagnosis) without pulumi: what it reads
+from pulumi's output (the texts are the plugin's and the CLI's own, copied from e2e runs against the stand-in) and
+what it does next: run again, wait, or stop with a way out."""
 
 from __future__ import annotations
 

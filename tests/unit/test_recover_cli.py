@@ -1,6 +1,6 @@
-"""The recovery command around its decisions (tools/recover/cli.py): usage, where the admin key comes from, looking
-again while ZITADEL's reads trail, the stack lock, and the order of the changes. Fakes stand for `pulumi` and ZITADEL;
-nothing here starts a process or opens a connection."""
+"""`zitadel-bootstrap recover` around its decisions (zitadel_bootstrap.cli.recover.cli): usage, where the admin key
+comes from, looking again while ZITADEL's reads trail, the stack lock, and the order of the changes. Fakes stand for
+`pulumi` and ZITADEL; nothing here starts a process or opens a connection."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""The recovery's decisions (tools/recover/plan.py), from a state export and ZITADEL listings alone: what it adopts,
-deletes, clears and leaves. Pure: no engine, no network."""
+"""The recovery's decisions (zitadel_bootstrap.cli.recover.plan), from a state export and ZITADEL listings alone:
+what it adopts, deletes, clears and leaves. Pure: no engine, no network."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,7 +80,7 @@ def base_resources(*accounts: str) -> list[dict[str, Any]]:
     return resources
 
 
-def export(resources: list[dict[str, Any]], pending: list[tuple[str, dict[str, Any]]] = ()) -> StackState:  # type: ignore[assignment]
+def export(resources: list[dict[str, Any]], pending: Sequence[tuple[str, dict[str, Any]]] = ()) -> StackState:
     document = {
         "version": 3,
         "deployment": {

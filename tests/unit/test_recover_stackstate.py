@@ -1,5 +1,5 @@
-"""Reading what Pulumi knows (tools/recover/stackstate.py): the checkpoint of `pulumi stack export` and the lock a dead
-run leaves, as Pulumi v3.274.1 prints them."""
+"""Reading what Pulumi knows (zitadel_bootstrap.cli.recover.stackstate): the checkpoint of `pulumi stack export`
+and the lock a dead run leaves, as Pulumi v3.274.1 prints them."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The recovery's ZITADEL client (tools/recover/zitadel_api.py) against a fake gateway (httpx.MockTransport): the
-JWT-bearer login, the REST routes, headers and JSON bodies it sends, paging, retries of transient answers, removals
-of what is already gone, and errors without token material."""
+"""The recovery's ZITADEL client (zitadel_bootstrap.cli.recover.zitadel_api) against a fake gateway
+(httpx.MockTransport): the JWT-bearer login, the REST routes, headers and JSON bodies it sends, paging, retries of
+transient answers, removals of what is already gone, and errors without token material."""
 
 from __future__ import annotations
 

@@ -33,6 +33,9 @@ EPILOG_RUN = (
     "exit codes: 0 done (no drift), 7 drift found (drift-check), 1 failed (the last `pipeline:` line says why), "
     "2 bad usage"
 )
+EPILOG_UP = "exit codes: 0 done, 1 failed (the last `pipeline:` line says why), 2 bad usage"
+EPILOG_DRIFT_CHECK = "exit codes: 0 no drift, 7 drift found (still there --settle seconds later), 1 error, 2 bad usage"
+EPILOG_DESTROY = "exit codes: 0 destroyed, 1 failed (the last `pipeline:` line says why), 2 bad usage"
 
 
 def _run_arguments() -> argparse.ArgumentParser:
@@ -78,12 +81,30 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         epilog=EPILOG_RUN,
     )
     actions = run_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    up = actions.add_parser("up", parents=[common], help="pulumi up --yes, retried on transient ZITADEL errors")
+    up = actions.add_parser(
+        "up",
+        parents=[common],
+        help="pulumi up --yes, retried on transient ZITADEL errors",
+        description="`pulumi up --yes`, rerun on transient ZITADEL errors; users lost to read lag are adopted.",
+        epilog=EPILOG_UP,
+    )
     up.add_argument("--refresh", action="store_true", help="refresh first, what a settled check finds changed")
     up.add_argument("--no-adopt", action="store_true", help="stop at users lost to read lag instead of adopting them")
     up.add_argument("--no-recover", action="store_true", help="no recovery step after an update that needed reruns")
-    actions.add_parser("drift-check", parents=[common], help="0 no drift, 7 drift (seen twice), 1 error")
-    actions.add_parser("destroy", parents=[common], help="pulumi destroy --yes, retried on transient errors")
+    actions.add_parser(
+        "drift-check",
+        parents=[common],
+        help="0 no drift, 7 drift (seen twice), 1 error",
+        description="`pulumi preview --refresh --expect-no-changes`; drift counts only when a second check agrees.",
+        epilog=EPILOG_DRIFT_CHECK,
+    )
+    actions.add_parser(
+        "destroy",
+        parents=[common],
+        help="pulumi destroy --yes, retried on transient errors",
+        description="`pulumi destroy --yes`, rerun on transient ZITADEL errors.",
+        epilog=EPILOG_DESTROY,
+    )
 
     adopt = commands.add_parser(
         "adopt-user",

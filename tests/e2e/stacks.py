@@ -123,6 +123,13 @@ class E2EStack:
             counts[resource["type"]] = counts.get(resource["type"], 0) + 1
         return counts
 
+    def resource_outputs(self, type_: str, name: str) -> dict[str, Any]:
+        """The outputs in state of the one resource of that type and name (e.g. ``<account>-verification``)."""
+        found = [r for r in self.cli.resources(type_) if r["urn"].endswith(f"::{name}")]
+        assert len(found) == 1, f"{len(found)} resources {type_} named {name} in state"
+        outputs: dict[str, Any] = found[0].get("outputs") or {}
+        return outputs
+
     def output_text(self) -> str:
         return "\n".join(run.output for run in self.cli.runs)
 

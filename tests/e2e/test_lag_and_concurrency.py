@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.reliability import scenario
-from tests.e2e.stacks import MACHINE_KEY, MACHINE_USER, ORG_MEMBER, E2EStack, serving
+from tests.e2e.stacks import MACHINE_KEY, MACHINE_USER, ORG_MEMBER, VERIFICATION_TYPE, E2EStack, serving
 from tests.e2e.test_management_faults import (
     MGMT,
     account,
@@ -311,8 +311,8 @@ def test_a_restart_during_the_proof_is_ridden_out_with_a_fresh_token(
         finally:
             done = finish(stack, process, log, "up: ZITADEL restarted during the proof", started)
         assert done.returncode == 0, done.output
-        verification = stack.cli.outputs()["serviceAccounts"][name]["verification"]
-        assert verification["failure"] is None
+        assert stack.cli.outputs()["serviceAccounts"][name]["verification"]["failure"] is None
+        verification = stack.resource_outputs(VERIFICATION_TYPE, f"{name}-verification")
         assert verification["attempts"] >= 6, "a second token exchange and users/me after the refused token"
         record.outcome = "the token issued before the restart was refused (401); one fresh token; up converged"
         record.found = holdings(stack)

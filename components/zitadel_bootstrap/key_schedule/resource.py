@@ -27,9 +27,11 @@ from zitadel_bootstrap.limits import NO_EXPIRATION
 
 POLICY_NAMES = ("lifetime_days", "fixed_expiration", "rotate_before_days", "generation")
 SCHEDULE_NAMES = ("issued_at", "expires_at", "rotate_at")
-#: Set by check for this run only: why the key rotates now, or why it needs attention. Not compared by diff.
+#: Set by check for this run only: why the key rotates now, or why it needs attention. Not compared by diff, and
+#: never kept in the outputs: the provider logs it as a warning of the run whose check found it (``provider.server``),
+#: so it is printed while it is true and not again from state by every later run.
 REASON = "rotation_reason"
-STATUS_NAMES = ("days_left", "due", "checked_at")
+STATUS_NAMES = ("days_left", "due", "checked_at", "summary")
 
 
 def _policy(props: Mapping[str, Any]) -> KeyPolicy:
@@ -70,13 +72,16 @@ def _planned(props: Mapping[str, Any], decided: Plan) -> dict[str, Any]:
 
 
 def _with_status(props: Mapping[str, Any]) -> dict[str, Any]:
-    outs = dict(props)
+    outs = {name: value for name, value in props.items() if name != REASON}
     schedule = _schedule(props)
     now = clock.current().utcnow()
     current = status(schedule, now) if schedule else None
     outs["days_left"] = current.days_left if current else None
     outs["due"] = current.due if current else False
     outs["checked_at"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # One output that is never null (a null output is unknown in a preview): what stays put while nothing changes.
+    summary = {"expiresAt": outs.get("expires_at"), "rotateAt": outs.get("rotate_at"), "rotationDue": outs["due"]}
+    outs["summary"] = {name: value for name, value in summary.items() if value is not None}
     return outs
 
 
@@ -126,11 +131,11 @@ class KeyRotation(pulumi.CustomResource):
     ``expiration_date``."""
     rotate_at: pulumi.Output[str | None]
     issued_at: pulumi.Output[str]
-    rotation_reason: pulumi.Output[str | None]
-    """Why this update rotates the key, or why the key needs attention (a fixed expiry inside its window)."""
     days_left: pulumi.Output[int | None]
     due: pulumi.Output[bool]
     checked_at: pulumi.Output[str]
+    summary: pulumi.Output[dict[str, Any]]
+    """expiresAt, rotateAt (when there is one) and rotationDue."""
 
     def __init__(
         self,

@@ -29,7 +29,7 @@ from pulumi.dynamic import ResourceProvider
 from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.provider.server import ComponentInitError, ProviderServicer
 from pulumi.runtime import proto, rpc
-from pulumi.runtime.proto import provider_pb2_grpc
+from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc, provider_pb2_grpc
 
 from zitadel_bootstrap import __version__
 from zitadel_bootstrap.component import RESOURCE_TYPE as SERVICE_ACCOUNT_TYPE
@@ -97,6 +97,19 @@ class PackageServicer(ProviderServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{PACKAGE} has no resource type for {urn}")
         return handler  # type: ignore[return-value]
 
+    async def _warn(self, urn: str, message: str) -> None:
+        """A warning of this run on the resource, through the engine's log, as any provider logs.
+
+        Logged when a check finds it, so it is printed in the run where it is true. Kept in state and logged by
+        the program, it was printed again by every later run, long after the rotation it described.
+        """
+        if not self.engine_address:
+            return
+        async with grpc.aio.insecure_channel(self.engine_address) as channel:
+            await engine_pb2_grpc.EngineStub(channel).Log(
+                engine_pb2.LogRequest(severity=engine_pb2.WARNING, message=message, urn=urn)
+            )
+
     @staticmethod
     async def _fail(context: Any, urn: str, error: Exception) -> None:
         # The handler's message names the account, the ids and the fix, and never holds key or token text; the
@@ -127,7 +140,11 @@ class PackageServicer(ProviderServicer):
         except Exception as error:
             await self._fail(context, request.urn, error)
         failures = [proto.CheckFailure(property=f.property, reason=f.reason) for f in result.failures or []]
-        inputs = await _encode(result.inputs if result.inputs is not None else news, set())
+        checked = result.inputs if result.inputs is not None else news
+        warning = checked.get(key_schedule.REASON)
+        if isinstance(warning, str) and warning:
+            await self._warn(request.urn, warning)
+        inputs = await _encode(checked, set())
         return proto.CheckResponse(inputs=inputs, failures=failures)
 
     async def Diff(self, request: Any, context: Any) -> Any:  # noqa: N802

@@ -142,15 +142,17 @@ class PulumiCli:
         return self.run("stack", "select", "--create", "--secrets-provider", "passphrase", label="stack init")
 
     def up(self, *flags: str, label: str = "up", expect: Sequence[int] = (0,)) -> CommandRun:
-        """`pulumi up --yes`: its preview runs first, as in a pipeline."""
-        return self.run("up", "--yes", *flags, label=label, expect=expect)
+        """`pulumi up --yes`: its preview runs first, as in a pipeline. A refresh reads with the program's provider
+        configuration (``--run-program``), as the README's repair does."""
+        program = ("--run-program",) if "--refresh" in flags and "--run-program" not in flags else ()
+        return self.run("up", "--yes", *flags, *program, label=label, expect=expect)
 
     def preview(self, *flags: str, label: str = "preview", expect: Sequence[int] = (0,)) -> CommandRun:
         return self.run("preview", *flags, label=label, expect=expect)
 
     def drift_check(self, label: str = "drift check", expect: Sequence[int] = (0,)) -> CommandRun:
         """The nightly drift job: 0 no drift, 7 drift, anything else an error."""
-        return self.preview("--refresh", "--expect-no-changes", label=label, expect=expect)
+        return self.preview("--refresh", "--run-program", "--expect-no-changes", label=label, expect=expect)
 
     def destroy(self, label: str = "destroy", expect: Sequence[int] = (0,)) -> CommandRun:
         return self.run("destroy", "--yes", label=label, expect=expect)

@@ -162,7 +162,7 @@ def test_up_runs_again_after_transient_errors_without_refreshing_again() -> None
     recovered: list[str] = []
     assert pipeline(fake, said, slept, recovered, retry_wait=2).up(refresh=True) == 0
     assert fake.commands == [
-        ["refresh", "--preview-only", "--expect-no-changes", "--stack", "s"],
+        ["refresh", "--run-program", "--preview-only", "--expect-no-changes", "--stack", "s"],
         ["up", "--yes", "--stack", "s"],  # the check found nothing to refresh
         ["up", "--yes", "--stack", "s"],
         ["up", "--yes", "--stack", "s"],
@@ -208,7 +208,7 @@ def test_up_refreshes_only_what_a_second_check_still_finds() -> None:
     slept: list[float] = []
     assert pipeline(fake, [], slept, settle=5, retry_wait=1).up(refresh=True) == 0
     assert [c[0] for c in fake.commands] == ["refresh", "refresh", "up", "up"]
-    assert fake.commands[2] == ["up", "--yes", "--refresh", "--stack", "s"]
+    assert fake.commands[2] == ["up", "--yes", "--refresh", "--run-program", "--stack", "s"]
     assert fake.commands[3] == ["up", "--yes", "--stack", "s"], "a rerun must not refresh what was just created"
     assert slept == [5, 1]
 
@@ -274,7 +274,7 @@ def test_drift_is_reported_only_when_the_second_check_agrees() -> None:
     slept: list[float] = []
     assert pipeline(lagging, [], slept, settle=3).drift_check() == 0
     assert slept == [3]
-    assert lagging.commands[0] == ["preview", "--refresh", "--expect-no-changes", "--stack", "s"]
+    assert lagging.commands[0] == ["preview", "--refresh", "--run-program", "--expect-no-changes", "--stack", "s"]
 
     drifted = FakePulumi((7, "+ ci-org-member create"), (7, "+ ci-org-member create"))
     said: list[str] = []

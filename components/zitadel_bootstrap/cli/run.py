@@ -5,8 +5,8 @@ Unavailable, ResourceExhausted (its RetryInfo is not read) or DeadlineExceeded f
 reads from ZITADEL's read model, which trails the writes. This wrapper runs the same `pulumi` commands in the
 project directory, with the caller's environment, and adds what a pipeline needs on top:
 
-    zitadel-bootstrap run up [--stack S] [--refresh]     # instead of `pulumi up --yes [--refresh]`
-    zitadel-bootstrap run drift-check [--stack S]        # instead of `pulumi preview --refresh --expect-no-changes`
+    zitadel-bootstrap run up [--stack S] [--refresh]     # instead of `pulumi up --yes [--refresh --run-program]`
+    zitadel-bootstrap run drift-check [--stack S]        # `pulumi preview --refresh --run-program --expect-no-changes`
     zitadel-bootstrap run destroy [--stack S]            # instead of `pulumi destroy --yes`
     zitadel-bootstrap adopt-user ACCOUNT [USER_ID]       # import the account's machine user that ZITADEL holds
 
@@ -54,6 +54,12 @@ from zitadel_bootstrap.cli.engine import EXIT_DRIFT, EXIT_FAILED, pulumi_binary
 from zitadel_bootstrap.cli.lookup import find_user_by_name
 
 EXIT_USAGE = 2
+
+
+#: Every refresh reads with the provider configuration of the program, not the one stored in the state: after the
+#: provider's admin key is replaced and the old one deleted, the stored one is dead, and a refresh with it fails
+#: every read ("failed to get user"). Pulumi >= 3.270 (--run-program on preview, up and refresh).
+REFRESH_WITH_PROGRAM = ("--run-program",)
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,9 @@ class Pipeline:
     # -- the commands ---------------------------------------------------------------------------------------------
     def up(self, *, refresh: bool = False) -> int:
         if refresh:
-            checked = self.settled_check(("refresh", "--preview-only", "--expect-no-changes"), "the refresh check")
+            checked = self.settled_check(
+                ("refresh", *REFRESH_WITH_PROGRAM, "--preview-only", "--expect-no-changes"), "the refresh check"
+            )
             if checked == 0:
                 self.say("ZITADEL matches the state: updating without a refresh")
                 refresh = False
@@ -154,7 +162,11 @@ class Pipeline:
         # Only the first run refreshes: a rerun would read what the failed run created a moment ago.
         done = self.retried(
             "`pulumi up`",
-            lambda attempt: ("up", "--yes", *(("--refresh",) if refresh and attempt == 1 else ())),
+            lambda attempt: (
+                "up",
+                "--yes",
+                *(("--refresh", *REFRESH_WITH_PROGRAM) if refresh and attempt == 1 else ()),
+            ),
             adopt=self.adopt,
         )
         if done != 0 or self.runs == 1 or not self.recover:
@@ -185,7 +197,9 @@ class Pipeline:
         return self.retried("`pulumi destroy`", lambda _attempt: ("destroy", "--yes"))
 
     def drift_check(self) -> int:
-        checked = self.settled_check(("preview", "--refresh", "--expect-no-changes"), "the drift check")
+        checked = self.settled_check(
+            ("preview", "--refresh", *REFRESH_WITH_PROGRAM, "--expect-no-changes"), "the drift check"
+        )
         if checked == 0:
             self.say("no drift")
         elif checked == EXIT_DRIFT:

@@ -119,6 +119,23 @@ def admin_key_text(files: Mapping[str, str | None], jwt_profile_json: str | None
     )
 
 
+#: How ZITADEL refuses a key that was deleted, has expired or whose user is gone or inactive.
+DEAD_KEY_KINDS = frozenset({"key_rejected", "key_expired", "user_not_found", "user_inactive"})
+
+
+def dead_key_fix(source: str) -> str:
+    """The way out when the provider's own key is dead: which setting holds it, and how to replace it."""
+    if source == "zitadel:jwtProfileJson":
+        how = "`pulumi config set --secret zitadel:jwtProfileJson < new-admin-key.json`"
+    else:
+        how = "write the new key file there (0600), or point zitadel:jwtProfileFile at it"
+    return (
+        f" The admin key in {source} is no longer valid in ZITADEL (deleted, expired, or its user removed or "
+        f"deactivated): add a new key to that admin user, then {how}. Drift checks and repairs refresh with the "
+        f"program's credentials only with --run-program (docs/operations.md, replacing the provider's admin key)."
+    )
+
+
 def check(settings: Settings, key_text: str, source: str) -> None:
     """Raise PreflightError listing everything the admin key cannot do; return when it can do all of it."""
     required = needs(settings)
@@ -142,6 +159,7 @@ def check(settings: Settings, key_text: str, source: str) -> None:
     except VerificationError as error:
         raise PreflightError(
             f"preflight: the provider's admin {admin} cannot log in or look up its permissions: {error}"
+            + (dead_key_fix(source) if error.kind in DEAD_KEY_KINDS else "")
         ) from None
     lines = problems(required, held, admin)
     if lines:

@@ -23,6 +23,8 @@ func main() {
 	adminKeyFile := flag.String("admin-key-file", "zitadel-admin-sa.json", "where to write the IAM_OWNER machine user's key file")
 	stateFile := flag.String("state-file", "", "optional: load the instance from this JSON file and save every change to it")
 	defaultOrgID := flag.String("default-org-id", "", "optional: id of the default org of a new instance")
+	tlsDir := flag.String("tls-dir", "", "optional: serve https with a per-run test CA; writes its certificate (ca.pem) and key (ca-key.pem) here and reuses them at the next start")
+	tlsNames := flag.String("tls-names", standin.DefaultTLSNames, "with --tls-dir: comma-separated DNS names and IP addresses of the server certificate")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("zitadel-standin: ")
@@ -31,7 +33,7 @@ func main() {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 
 	srv, err := standin.New(standin.Config{Listen: *listen, AdminKeyFile: *adminKeyFile,
-		StateFile: *stateFile, DefaultOrgID: *defaultOrgID})
+		StateFile: *stateFile, DefaultOrgID: *defaultOrgID, TLSDir: *tlsDir, TLSNames: standin.ParseTLSNames(*tlsNames)})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -42,8 +44,8 @@ func main() {
 			log.Fatal(err)
 		}
 	}
-	fmt.Printf("ready issuer=%s port=%d defaultOrgId=%s iamProjectId=%s adminKeyPath=%s\n",
-		srv.Info.Issuer, srv.Info.Port, srv.Info.DefaultOrgID, srv.Info.IAMProjectID, srv.Info.AdminKeyPath)
+	fmt.Printf("ready issuer=%s port=%d defaultOrgId=%s iamProjectId=%s adminKeyPath=%s caPath=%s\n",
+		srv.Info.Issuer, srv.Info.Port, srv.Info.DefaultOrgID, srv.Info.IAMProjectID, srv.Info.AdminKeyPath, srv.Info.CAPath)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)

@@ -4,7 +4,8 @@
 loopback port in a temporary directory, waits for its ready file and wraps every control endpoint of
 standin/README.md in a typed method. `kill()` and `restart()` end the process with SIGKILL (and start it again
 on the same port, in the same directory, with the same flags: with a state file, the same instance).
-The stand-in is for tests and demos; it is not ZITADEL.
+``tls=True``: https with a test CA of the work directory (``ca_path``), kept across `restart()`, so clients that
+loaded it keep trusting the stand-in. The stand-in is for tests and demos; it is not ZITADEL.
 
 A binary that cannot be built or started raises StandInError: tests that need the stand-in fail, never skip.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import selectors
 import shutil
+import ssl
 import subprocess
 import tempfile
 import time
@@ -69,17 +71,22 @@ class StandIn(ServerProcess):
         workdir: Path | None = None,
         extra_args: tuple[str, ...] = (),
         state_file: Path | None = None,
+        tls: bool = False,
+        tls_names: tuple[str, ...] = (),
     ) -> None:
         """``workdir``: a directory to run in and keep (admin key, ready file, log); default a temporary one
         removed at stop. ``extra_args``: further flags (standin/README.md). ``state_file``: keep the instance
         in this JSON file (``--state-file``; a relative path is taken from the work directory), so that
-        ``restart()`` brings the same instance back."""
+        ``restart()`` brings the same instance back. ``tls``: serve https with a test CA (``ca_path``, in
+        ``<workdir>/tls``); ``tls_names``: ``--tls-names`` (the control API client needs the listen host in it)."""
         self._binary = binary
         self._startup_timeout = startup_timeout
         self._listen = listen
         self._keep_workdir = workdir
         self._extra_args = extra_args
         self._state_file = state_file
+        self._tls = tls
+        self._tls_names = tls_names
         self._process: subprocess.Popen[str] | None = None
         self._workdir: Path | None = None
         self._resume_listen: str | None = None  # set by kill(): where start() brings the stand-in back
@@ -105,21 +112,18 @@ class StandIn(ServerProcess):
         ready_file = self._workdir / "ready.json"
         ready_file.unlink(missing_ok=True)
         log_path = self._workdir / "standin.log"
-        state_args = () if self._state_file is None else ("--state-file", str(self._state_file))
+        args = [str(binary), "--listen", self._resume_listen or self._listen, "--ready-file", str(ready_file)]
+        args += ["--admin-key-file", str(self._workdir / "admin-key.json")]
+        if self._state_file is not None:
+            args += ["--state-file", str(self._state_file)]
+        if self._tls:  # the CA stays in the work directory: after kill() the stand-in comes back with it
+            args += ["--tls-dir", str(self._workdir / "tls")]
+            if self._tls_names:
+                args += ["--tls-names", ",".join(self._tls_names)]
         with log_path.open("ab") as log:
             try:
                 self._process = subprocess.Popen(
-                    [
-                        str(binary),
-                        "--listen",
-                        self._resume_listen or self._listen,
-                        "--ready-file",
-                        str(ready_file),
-                        "--admin-key-file",
-                        str(self._workdir / "admin-key.json"),
-                        *state_args,
-                        *self._extra_args,
-                    ],
+                    [*args, *self._extra_args],
                     cwd=self._workdir,
                     stdout=subprocess.PIPE,
                     stderr=log,
@@ -133,7 +137,10 @@ class StandIn(ServerProcess):
         except BaseException:
             self.stop()
             raise
-        self._client = httpx.Client(base_url=self.issuer, timeout=10.0)
+        # With TLS, trust the stand-in's test CA and nothing else (not the system store, not SSL_CERT_FILE).
+        ca_path = self.ca_path
+        verify = True if ca_path is None else ssl.create_default_context(cafile=str(ca_path))
+        self._client = httpx.Client(base_url=self.issuer, timeout=10.0, verify=verify)
         return self
 
     def _wait_until_ready(self, ready_file: Path, log_path: Path) -> None:
@@ -249,6 +256,11 @@ class StandIn(ServerProcess):
     @property
     def admin_user_id(self) -> str:
         return str(self._info("adminUserId"))
+
+    @property
+    def ca_path(self) -> Path | None:
+        """The test CA's certificate (PEM) to trust (``SSL_CERT_FILE``); None without TLS. Kept across restarts."""
+        return Path(self._info("caPath")) if self._tls else None
 
     @property
     def state_file(self) -> Path | None:

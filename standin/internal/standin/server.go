@@ -2,6 +2,7 @@ package standin
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,10 +22,12 @@ import (
 
 // Config says where the stand-in listens and where it writes the admin key file.
 type Config struct {
-	Listen       string // host:port; port 0 picks a free one
-	AdminKeyFile string // where the IAM_OWNER machine user's key file is written (0600)
-	StateFile    string // optional: load the instance from here at start and save it after every change
-	DefaultOrgID string // optional: the id of the first (and default) org of a new instance (stack configs can name it)
+	Listen       string   // host:port; port 0 picks a free one
+	AdminKeyFile string   // where the IAM_OWNER machine user's key file is written (0600)
+	StateFile    string   // optional: load the instance from here at start and save it after every change
+	DefaultOrgID string   // optional: the id of the first (and default) org of a new instance (stack configs can name it)
+	TLSDir       string   // optional: serve https with a test CA kept here (tls.go); empty: http and h2c
+	TLSNames     []string // the server certificate's DNS names and IP addresses (with TLSDir; default DefaultTLSNames)
 	Now          func() time.Time
 }
 
@@ -37,6 +40,7 @@ type Info struct {
 	IAMProjectID string `json:"iamProjectId"`
 	InstanceID   string `json:"instanceId"`
 	AdminUserID  string `json:"adminUserId"`
+	CAPath       string `json:"caPath"` // the test CA's certificate (PEM) to trust; empty without TLS
 }
 
 // Server is one running stand-in: OIDC, gRPC, REST and the control API on one loopback port.
@@ -46,6 +50,7 @@ type Server struct {
 	listener net.Listener
 	http     *http.Server
 	grpc     *grpc.Server
+	tls      *tls.Config // nil: plain http and h2c
 }
 
 // New listens, creates the instance (default org, ZITADEL project, IAM_OWNER admin machine user and its
@@ -61,12 +66,24 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	scheme, caPath := "http", ""
+	var tlsConfig *tls.Config
+	if cfg.TLSDir != "" {
+		names := cfg.TLSNames
+		if names == nil {
+			names = ParseTLSNames(DefaultTLSNames)
+		}
+		if tlsConfig, caPath, err = setupTLS(cfg.TLSDir, names, cfg.Now()); err != nil {
+			return nil, err
+		}
+		scheme = "https"
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, err
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	issuer := "http://" + net.JoinHostPort(host, itoa(port))
+	issuer := scheme + "://" + net.JoinHostPort(host, itoa(port))
 
 	st, keyPath, err := setupInstance(cfg)
 	if err != nil {
@@ -74,8 +91,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 
-	s := &Server{State: st, listener: ln, Info: Info{Issuer: issuer, Port: port, AdminKeyPath: keyPath,
-		DefaultOrgID: st.DefaultOrgID, IAMProjectID: st.IAMProjectID, InstanceID: st.InstanceID, AdminUserID: st.AdminUserID}}
+	s := &Server{State: st, listener: ln, tls: tlsConfig, Info: Info{Issuer: issuer, Port: port, AdminKeyPath: keyPath,
+		DefaultOrgID: st.DefaultOrgID, IAMProjectID: st.IAMProjectID, InstanceID: st.InstanceID, AdminUserID: st.AdminUserID,
+		CAPath: caPath}}
 	s.grpc = grpc.NewServer(grpc.UnaryInterceptor(st.authInterceptor))
 	mgmt.RegisterManagementServiceServer(s.grpc, &managementServer{st: st})
 	admin.RegisterAdminServiceServer(s.grpc, &adminServer{st: st})
@@ -89,10 +107,15 @@ func New(cfg Config) (*Server, error) {
 
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge: what gRPC clients speak without TLS
+	if tlsConfig != nil {
+		protocols.SetHTTP2(true) // negotiated by ALPN (h2): gRPC over TLS goes through route() like h2c does
+	} else {
+		protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge: what gRPC clients speak without TLS
+	}
 	s.http = &http.Server{
 		Handler:           st.withFaults(holds.wrap(s.route(mux))),
 		Protocols:         &protocols,
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	return s, nil
@@ -177,15 +200,17 @@ func (s *Server) route(mux http.Handler) http.Handler {
 }
 
 // issuerFromHost derives the issuer from the Host header like ZITADEL does, for loopback names on our port
-// (so both 127.0.0.1 and localhost work); anything else gets the canonical issuer.
+// (so both 127.0.0.1 and localhost work); anything else gets the canonical issuer. The scheme is the
+// canonical issuer's: https when the stand-in serves TLS, else http.
 func issuerFromHost(canonical string, port int) func(*http.Request) string {
+	scheme, _, _ := strings.Cut(canonical, "://")
 	return func(r *http.Request) string {
 		host, p, err := net.SplitHostPort(r.Host)
 		if err != nil || p != itoa(port) {
 			return canonical
 		}
 		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
-			return "http://" + r.Host
+			return scheme + "://" + r.Host
 		}
 		return canonical
 	}
@@ -198,7 +223,12 @@ func itoa(n int) string {
 
 // Serve blocks until Shutdown.
 func (s *Server) Serve() error {
-	err := s.http.Serve(s.listener)
+	var err error
+	if s.tls != nil {
+		err = s.http.ServeTLS(s.listener, "", "") // the certificate is in TLSConfig
+	} else {
+		err = s.http.Serve(s.listener)
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

@@ -84,6 +84,8 @@ class PulumiCli:
     runs: list[CommandRun] = field(default_factory=list)
     echo: Callable[[str], None] | None = None
     """Called with each command line and its output as it finishes (the demo prints them)."""
+    ca_file: Path | None = None
+    """A private CA that ZITADEL's TLS certificate chains to: given to every command as ``SSL_CERT_FILE``."""
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -95,6 +97,9 @@ class PulumiCli:
         env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
         if self.backend_url:
             env["PULUMI_BACKEND_URL"] = self.backend_url
+        if self.ca_file is not None:
+            # The one setting every client here honours: the plugin's Go TLS stack and the Python side's httpx.
+            env["SSL_CERT_FILE"] = str(self.ca_file)
         env.update(self.extra_env)
         return env
 

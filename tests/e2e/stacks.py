@@ -53,13 +53,19 @@ PLAN_STEPS = "create|update|replace|delete|create-replacement|delete-replaced|re
 ALL_CLIS: list[PulumiCli] = []
 
 
+def tls_ca(standin: StandIn) -> Path | None:
+    """The stand-in's per-run CA when it serves https, else None."""
+    return standin.ca_path
+
+
 def standin_config(
     standin: StandIn, accounts: list[dict[str, Any]], *, verification: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The stack config of a stack on ``standin``, in the form of stacks/Pulumi.local.yaml."""
     return {
         "zitadel:domain": "127.0.0.1",
-        "zitadel:insecure": "true",
+        # Over TLS (a stand-in with its per-run CA) the provider's default, https; else plain http, for a local one.
+        "zitadel:insecure": "false" if tls_ca(standin) else "true",
         "zitadel:port": str(standin.port),
         "zitadel:jwtProfileFile": str(standin.admin_key_path),
         # Refresh reports a lost proof after 1 s: no lag is configured while drift is checked.
@@ -90,6 +96,7 @@ class E2EStack:
     ) -> E2EStack:
         """``backend_url`` (and ``extra_env``, e.g. its credentials): another backend than the local file one."""
         cli = PulumiCli(make_project_copy(directory), name, PASSPHRASE, backend_url, dict(extra_env or {}))
+        cli.ca_file = tls_ca(standin)
         ALL_CLIS.append(cli)
         cli.init()
         stack = cls(cli, standin, accounts)

@@ -51,3 +51,31 @@ def is_tls_failure(exc: BaseException) -> bool:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
+def tls_failure(exc: BaseException, netloc: str) -> tuple[str, str]:
+    """(what went wrong, the way out) for a TLS failure at ``netloc``: the certificate problem by name, or a server
+    that does not speak TLS at all."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            problem = getattr(current, "verify_message", None) or str(current)
+            return (
+                f"the TLS certificate of {netloc} could not be verified: {problem}",
+                "If the certificate is right, trust the CA that issued it: point SSL_CERT_FILE at a PEM bundle that "
+                "holds it (the provider plugin reads the same variable); if the name is wrong, use a domain the "
+                "certificate names in zitadel:domain.",
+            )
+        if isinstance(current, ssl.SSLError):
+            return (
+                f"{netloc} did not answer in TLS ({current.reason or current}): it may serve plain http",
+                "Use the instance's https address; a local instance that serves plain http needs zitadel:insecure "
+                "true (never for a remote instance).",
+            )
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return (
+        f"the TLS connection to {netloc} failed ({exc})",
+        "Check the certificate and the CA in SSL_CERT_FILE.",
+    )

@@ -48,7 +48,7 @@ from .errors import (
 )
 from .exchange import DISCOVERY_PATH, JWT_BEARER_GRANT_TYPE, Discovery, TokenGrant, read_discovery, read_token
 from .grants import match_grants
-from .http import build_client, client_for, is_tls_failure
+from .http import build_client, client_for, is_tls_failure, tls_failure
 from .keyfile import ensure_not_expired
 from .model import VerificationRequest, VerificationResult
 from .retry import Budget, RetriesExhaustedError
@@ -190,12 +190,8 @@ class _Proof:
             ) from exc
         except httpx.ConnectError as exc:
             if is_tls_failure(exc):
-                raise StepError(
-                    KIND_TLS_FAILED,
-                    "fatal",
-                    f"{what} failed: the TLS certificate of {urlsplit(url).netloc} could not be verified",
-                    hint="Fix the certificate, or add its CA to the trust store (SSL_CERT_FILE).",
-                ) from exc
+                problem, way_out = tls_failure(exc, urlsplit(url).netloc)
+                raise StepError(KIND_TLS_FAILED, "fatal", f"{what} failed: {problem}", hint=way_out) from exc
             if self.attempts == 1:
                 # Nothing has answered at this address in this proof: a wrong host or port, not a busy instance.
                 raise StepError(

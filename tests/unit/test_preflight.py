@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from zitadel_bootstrap.config import Settings, parse_settings
 from zitadel_bootstrap.config.preflight import (
+    DEAD_KEY_KINDS,
     ORG_CREATE_PERMISSIONS,
     PreflightError,
     admin_key_text,
+    dead_key_fix,
     needs,
     problems,
 )
@@ -91,3 +93,14 @@ def test_an_unreadable_key_file_is_named_with_the_way_out(tmp_path: Path) -> Non
     ) as caught:
         admin_key_text({"jwtProfileFile": "missing.json"}, None, tmp_path)
     assert "preflight to false" in str(caught.value)
+
+
+def test_a_dead_admin_key_is_named_by_its_setting_with_how_to_replace_it() -> None:
+    secret = dead_key_fix("zitadel:jwtProfileJson")
+    assert "The admin key in zitadel:jwtProfileJson is no longer valid in ZITADEL" in secret
+    assert "pulumi config set --secret zitadel:jwtProfileJson < new-admin-key.json" in secret
+    assert "--run-program" in secret
+    from_file = dead_key_fix("zitadel:jwtProfileFile (keys/admin.json)")
+    assert "The admin key in zitadel:jwtProfileFile (keys/admin.json)" in from_file
+    assert "point zitadel:jwtProfileFile at it" in from_file
+    assert {"key_rejected", "key_expired", "user_not_found", "user_inactive"} == DEAD_KEY_KINDS

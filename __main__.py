@@ -8,7 +8,7 @@ import pulumiverse_zitadel as zitadel
 from zitadel_bootstrap import ServiceAccount
 from zitadel_bootstrap.config import load_settings
 from zitadel_bootstrap.config.component_args import service_account_args
-from zitadel_bootstrap.config.preflight import run_preflight
+from zitadel_bootstrap.config.preflight import claim_user_names, run_preflight
 
 settings = load_settings()
 run_preflight(settings)
@@ -24,6 +24,10 @@ accounts = {
     )
     for account in settings.service_accounts
 }
+
+# At preview: a user name ZITADEL holds already, for a user this update would create, fails here with the adopt
+# command, not at ZITADEL's AlreadyExists halfway through the update.
+claim_user_names(settings, {name: account.user_id for name, account in accounts.items()})
 
 pulumi.export("issuer", settings.issuer)
 pulumi.export("organizations", {name: org.id for name, org in orgs.items()})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from zitadel_bootstrap.cli.diagnosis import diagnose, resource_errors
@@ -316,10 +317,25 @@ def test_adopt_user_imports_the_user_under_its_account() -> None:
 def test_adopt_user_refuses_what_it_cannot_adopt() -> None:
     said: list[str] = []
     assert pipeline(FakePulumi(), said, []).adopt_user("ci", "not-an-id") == 2
-    user = f"{URN}::ci-user"
-    export = json.dumps({"deployment": {"resources": [{"urn": user, "type": "zitadel:index/machineUser:MachineUser"}]}})
-    assert pipeline(FakePulumi((0, export)), said, []).adopt_user("ci", "123") == 1
-    assert "no service account 'ci'" in said[-1]
+    empty = json.dumps({"deployment": {"resources": []}})
+    assert pipeline(FakePulumi((0, empty), (255, "error: boom")), said, []).adopt_user("ci", "123") == 1
+    assert "could not create the component of 'ci'" in said[-1]
+
+
+def test_adopt_user_in_a_stack_without_the_account_creates_the_bare_component_then_imports_under_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A user name taken outside a new stack: the preview refuses it, naming adopt-user, which must then work.
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the project directory, with its Pulumi.yaml
+    empty = json.dumps({"deployment": {"resources": []}})
+    fake = FakePulumi((0, empty), (0, "created"), (0, "imported"))
+    said: list[str] = []
+    assert pipeline(fake, said, []).adopt_user("ci", "123", org_id="456") == 0
+    component = "urn:pulumi:s::zitadel-bootstrap::zitadel-bootstrap:index:ServiceAccount::ci"
+    assert fake.commands[1] == ["up", "--yes", "--target", component, "--stack", "s"]
+    assert fake.commands[2][:4] == ["import", "zitadel:index/machineUser:MachineUser", "ci-user", "123:false:456"]
+    assert f"parent={component}" in fake.commands[2]
+    assert "adopted user 123 as ci-user" in said[-1]
 
 
 def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

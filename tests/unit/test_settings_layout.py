@@ -85,7 +85,18 @@ JOBS: dict[str, tuple[str, set[str], set[str]]] = {
     "component_args": ("a validated entry as the component's inputs", {"service_account_args"}, {"model"}),
     "preflight": (
         "can the provider's admin do what the plan needs",
-        {"PreflightError", "Need", "needs", "problems", "admin_key_text", "dead_key_fix", "check", "run_preflight"},
+        {
+            "PreflightError",
+            "Need",
+            "needs",
+            "problems",
+            "admin_key_text",
+            "dead_key_fix",
+            "check",
+            "taken_names",
+            "claim_user_names",
+            "run_preflight",
+        },
         {"model"},
     ),
 }

@@ -36,12 +36,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from zitadel_bootstrap.cli.diagnosis import (
@@ -336,8 +338,12 @@ class Pipeline:
             r["urn"] for r in resources if r.get("type") == SERVICE_ACCOUNT_TYPE and r["urn"].endswith(f"::{account}")
         ]
         if not parents:
-            self.say(f"the stack holds no service account {account!r}: run `zitadel-bootstrap run up` first")
-            return EXIT_FAILED
+            # A new stack: the account's component alone first (a targeted `up` creates nothing in ZITADEL), so
+            # that the user can be imported under it. The preflight lets the account's taken user name pass.
+            parent = self.create_bare_component(account)
+            if parent is None:
+                return EXIT_FAILED
+            parents = [parent]
         user_urn_tail = f"${MACHINE_USER_TYPE}::{account}-user"
         if any(r.get("urn", "").endswith(user_urn_tail) for r in resources):
             self.say(f"the stack already holds the machine user of {account!r}: nothing to adopt")
@@ -368,6 +374,30 @@ class Pipeline:
         self.say(f"could not import user {user_id} of org {org} as {account}-user: see the output above")
         return EXIT_FAILED
 
+    def create_bare_component(self, account: str) -> str | None:
+        """`pulumi up --target <the account's component>`: its URN once created, else None (and why)."""
+        stack = self.stack_name()
+        project = self.project_name()
+        if stack is None or project is None:
+            self.say("no stack or project to adopt into: pass --stack and run in the project directory")
+            return None
+        urn = f"urn:pulumi:{stack}::{project}::{SERVICE_ACCOUNT_TYPE}::{account}"
+        from zitadel_bootstrap.config.preflight import ADOPTING_VARIABLE  # noqa: PLC0415 - adopt-user only
+
+        previous = os.environ.get(ADOPTING_VARIABLE)
+        os.environ[ADOPTING_VARIABLE] = account
+        try:
+            done = self.pulumi("up", "--yes", "--target", urn)
+        finally:
+            if previous is None:
+                os.environ.pop(ADOPTING_VARIABLE, None)
+            else:
+                os.environ[ADOPTING_VARIABLE] = previous
+        if done.returncode != 0:
+            self.say(f"could not create the component of {account!r} to adopt its user into: see the output above")
+            return None
+        return urn
+
     def account_entry(self, account: str) -> dict[str, Any] | None:
         got = self.pulumi("config", "get", "zitadel-bootstrap:serviceAccounts", "--json", echo=False)
         entries = json.loads(got.output).get("objectValue") if got.returncode == 0 else None
@@ -389,6 +419,16 @@ class Pipeline:
             return str(orgs[entry["org"]])
         self.say(f"the org of {account!r} is not known yet: pass --org-id")
         return None
+
+    def project_name(self) -> str | None:
+        """The name in the Pulumi.yaml of the directory pulumi runs in."""
+        from zitadel_bootstrap.cli.recover.pulumi_ops import Project  # noqa: PLC0415 - adopt-user only
+
+        try:
+            return Project.load(Path.cwd()).name
+        except (OSError, ValueError) as error:
+            self.say(f"cannot read the project's Pulumi.yaml: {error}")
+            return None
 
     def stack_name(self) -> str | None:
         if self.stack:

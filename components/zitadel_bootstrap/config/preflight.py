@@ -15,9 +15,12 @@ What the plan needs (ZITADEL's permission names, as its API checks them):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from zitadel_bootstrap import clock
 from zitadel_bootstrap.verification import (
@@ -27,6 +30,7 @@ from zitadel_bootstrap.verification import (
     VerificationRequest,
     held_permissions,
     parse_key_file,
+    user_ids_named,
 )
 
 from .model import ServiceAccountSettings, Settings
@@ -40,6 +44,8 @@ ORG_CREATE_PERMISSIONS = frozenset({"org.create"})
 
 PREFLIGHT_DEADLINE_SECONDS = 30.0
 SKIP_HINT = "or set zitadel-bootstrap:preflight to false to skip this check"
+#: Accounts (comma-separated) whose user `zitadel-bootstrap adopt-user` is about to import: not claimed as new.
+ADOPTING_VARIABLE = "ZITADEL_BOOTSTRAP_ADOPTING"
 
 
 class PreflightError(Exception):
@@ -166,6 +172,79 @@ def check(settings: Settings, key_text: str, source: str) -> None:
         raise PreflightError(
             "preflight failed, nothing was planned:\n" + "\n".join(f"  - {line}" for line in lines) + f"\n({SKIP_HINT})"
         )
+
+
+def taken_names(settings: Settings, key_text: str, source: str, wanted: Sequence[ServiceAccountSettings]) -> list[str]:
+    """For each account whose user the plan creates: a line when ZITADEL holds a user by its name already."""
+    if not wanted:
+        return []
+    key = parse_key_file(key_text)
+    request = VerificationRequest(
+        issuer=settings.issuer,
+        key=key,
+        insecure=settings.provider.insecure,
+        policy=RetryPolicy(deadline_seconds=PREFLIGHT_DEADLINE_SECONDS),
+    )
+    time = clock.current()
+    try:
+        found = user_ids_named(
+            request, [(str(a.org_id), a.user_name) for a in wanted], monotonic=time.monotonic, sleep=time.sleep
+        )
+    except VerificationError as error:
+        raise PreflightError(f"preflight: the provider's admin (from {source}) cannot search users: {error}") from None
+    lines = []
+    for account in wanted:
+        ids = found.get((str(account.org_id), account.user_name), ())
+        if ids:
+            lines.append(
+                f"{account.name}: ZITADEL holds a user named {account.user_name!r} in org {account.org_id} already "
+                f"(id {', '.join(ids)}), and this stack would create one: the update would fail with AlreadyExists. "
+                f"If it is this account's user (made by hand, or by a run whose answer was lost), adopt it: "
+                f"`zitadel-bootstrap adopt-user --stack {{stack}} {account.name} {ids[0]}`; "
+                f"else choose another userName"
+            )
+    return lines
+
+
+def claim_user_names(settings: Settings, user_ids: Mapping[str, Any], project_dir: Path | None = None) -> None:
+    """At preview: fail, naming the adopt command, when ZITADEL holds a user by the name of an account whose user the
+    plan creates (its id is unknown in the preview). A plain `pulumi up` then stops at its preview instead of at
+    ZITADEL's AlreadyExists halfway through the update."""
+    import pulumi  # noqa: PLC0415
+
+    if not settings.preflight or not pulumi.runtime.is_dry_run():
+        return
+    # `zitadel-bootstrap adopt-user` in a stack without the account first creates the bare component this way.
+    adopting = set(filter(None, os.environ.get(ADOPTING_VARIABLE, "").split(",")))
+
+    async def claim() -> bool:
+        wanted = [
+            account
+            for account in settings.service_accounts
+            if account.org_id
+            and account.name in user_ids
+            and account.name not in adopting
+            and not await user_ids[account.name].is_known()
+        ]
+        if not wanted:
+            return True
+        config = pulumi.Config("zitadel")
+        secret_json = pulumi.runtime.get_config("zitadel:jwtProfileJson")
+        files = {name: config.get(name) for name in ("jwtProfileFile", "token")}
+        try:
+            key_text, source = admin_key_text(files, secret_json, project_dir or Path.cwd())
+            lines = await asyncio.to_thread(taken_names, settings, key_text, source, wanted)
+        except PreflightError as error:
+            raise pulumi.RunError(str(error)) from None
+        if lines:
+            stack = pulumi.get_stack()
+            listed = "\n".join(f"  - {line.replace('{stack}', stack)}" for line in lines)
+            raise pulumi.RunError(f"preflight failed, nothing was planned:\n{listed}\n({SKIP_HINT})")
+        return True
+
+    # An output the runtime awaits before the program ends: its error fails the preview.
+    claimed: pulumi.Output[bool] = pulumi.Output.from_input(claim())
+    del claimed  # tracked by the runtime, which awaits it
 
 
 def run_preflight(settings: Settings, project_dir: Path | None = None) -> None:

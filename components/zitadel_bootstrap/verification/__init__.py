@@ -22,7 +22,7 @@ from .model import (
     VerificationRequest,
     VerificationResult,
 )
-from .proof import held_permissions, try_verify, verify
+from .proof import held_permissions, try_verify, user_ids_named, verify
 
 __all__ = [
     "DEFAULT_ASSERTION_LIFETIME_SECONDS",
@@ -48,5 +48,6 @@ __all__ = [
     "match_grants",
     "parse_key_file",
     "try_verify",
+    "user_ids_named",
     "verify",
 ]

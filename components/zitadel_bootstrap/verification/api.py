@@ -38,6 +38,7 @@ from .redaction import redact
 USERS_ME_PATH = "/auth/v1/users/me"
 MEMBERSHIPS_SEARCH_PATH = "/auth/v1/memberships/me/_search"
 PERMISSIONS_SEARCH_PATH = "/auth/v1/permissions/zitadel/me/_search"
+USERS_SEARCH_PATH = "/management/v1/users/_search"
 USER_STATE_ACTIVE = "USER_STATE_ACTIVE"
 # Zero values are omitted by ZITADEL's REST gateway, so an absent state is "unspecified", not "inactive".
 USER_STATES_NOT_INACTIVE = frozenset({USER_STATE_ACTIVE, "USER_STATE_UNSPECIFIED", ""})
@@ -125,3 +126,18 @@ def read_permissions(response: httpx.Response, *, what: str, org_id: str | None,
     if not isinstance(result, list) or not all(isinstance(item, str) for item in result):
         raise StepError(KIND_BAD_RESPONSE, "fatal", f"{what} returned a malformed result list")
     return frozenset(result)
+
+
+def read_user_ids(response: httpx.Response, *, what: str, user_name: str, now: float) -> tuple[str, ...]:
+    """The ids of the users named ``user_name`` (ignoring case) in a ``users/_search`` answer."""
+    if response.status_code != 200:
+        raise classify(API_RULES, response, what, now)
+    body = json_object(response)
+    result = body.get("result", []) if body is not None else None  # omitted when empty
+    if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
+        raise StepError(KIND_BAD_RESPONSE, "fatal", f"{what} returned a malformed result list")
+    return tuple(
+        str(user["id"])
+        for user in result
+        if user.get("id") and str(user.get("userName", "")).lower() == user_name.lower()
+    )

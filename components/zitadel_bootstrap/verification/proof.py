@@ -26,11 +26,13 @@ from .api import (
     MEMBERSHIPS_SEARCH_PATH,
     PERMISSIONS_SEARCH_PATH,
     USERS_ME_PATH,
+    USERS_SEARCH_PATH,
     grants_failure,
     memberships_query,
     read_identity,
     read_memberships_page,
     read_permissions,
+    read_user_ids,
 )
 from .assertion import build_assertion
 from .classify import HINT_NOTHING_ANSWERS, HINT_TRANSIENT, ORG_HEADER, StepError
@@ -265,6 +267,21 @@ class _Proof:
 
         return self._step(Step.PERMISSIONS, ask)
 
+    def user_ids_named(self, org_id: str, user_name: str) -> tuple[str, ...]:
+        """The ids of the org's users of that user name (ZITADEL keeps user names unique, ignoring case)."""
+        assert self.token is not None, "log_in() first"  # noqa: S101
+        token = self.token
+
+        def ask() -> tuple[str, ...]:
+            what = f"POST {USERS_SEARCH_PATH} for {user_name!r} in org {org_id}"
+            query = {"userNameQuery": {"userName": user_name, "method": "TEXT_QUERY_METHOD_EQUALS_IGNORE_CASE"}}
+            headers = {"Authorization": f"Bearer {token.access_token}", ORG_HEADER: org_id}
+            url = self.request.issuer + USERS_SEARCH_PATH
+            response = self._send("POST", url, what, headers=headers, json={"queries": [query]})
+            return read_user_ids(response, what=what, user_name=user_name, now=self.clock())
+
+        return self._step(Step.PERMISSIONS, ask)
+
     def _list_memberships(self, token: TokenGrant) -> list[dict[str, Any]]:
         what = f"POST {MEMBERSHIPS_SEARCH_PATH} for user {self.request.key.user_id}"
         url = self.request.issuer + MEMBERSHIPS_SEARCH_PATH
@@ -351,4 +368,17 @@ def held_permissions(
         return {org_id: proof.permissions_in(org_id) for org_id in org_ids}
 
 
-__all__ = ["JWT_BEARER_GRANT_TYPE", "Runtime", "held_permissions", "try_verify", "verify"]
+def user_ids_named(
+    request: VerificationRequest, wanted: Sequence[tuple[str, str]], **runtime: Unpack[Runtime]
+) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Log in with the key and look each (org id, user name) up: the ids of the users ZITADEL holds by that name.
+
+    For a preflight: a user name that ZITADEL holds already, for an account whose user the plan creates, would
+    fail the update with AlreadyExists.
+    """
+    with _running(request, runtime) as proof:
+        proof.log_in()
+        return {(org_id, name): proof.user_ids_named(org_id, name) for org_id, name in wanted}
+
+
+__all__ = ["JWT_BEARER_GRANT_TYPE", "Runtime", "held_permissions", "try_verify", "user_ids_named", "verify"]

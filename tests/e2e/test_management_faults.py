@@ -393,21 +393,21 @@ def test_a_lost_answer_to_add_machine_user_is_stopped_with_the_way_out_and_adopt
         standin.inject_fault(MGMT + "AddMachineUser", status=503, count=1, after=True)
         failed = pipeline(stack, "up", "--retry-wait", "1", expect=(EXIT_FAILED,))
         assert "code = Unavailable" in failed.output  # attempt 1: looks transient
-        assert "Errors.User.AlreadyExisting (COMMAND-k2sIe)" in failed.output  # attempt 2: the user is there
-        last = last_message(failed)
-        assert "ZITADEL already holds an object the stack does not" in last, last
-        assert f"{name}-user): failed to create machine user: rpc error: code = AlreadyExists" in last, last
-        assert f"zitadel-bootstrap recover --stack {name} --dry-run" in last, last
-        assert f"zitadel-bootstrap adopt-user --stack {name} <ACCOUNT>" in last, last
         user = stack.user(name)
         assert user is not None
+        # Attempt 2: the preflight finds the user ZITADEL made and stops at the preview, naming the way out.
+        assert "AlreadyExists desc" not in failed.output, "attempt 2 must stop at its preview"
+        last = last_message(failed)
+        assert "not retried" in last, last
+        assert f"ZITADEL holds a user named {name!r} in org {standin.default_org_id} already" in last, last
+        assert f"zitadel-bootstrap adopt-user --stack {name} {name} {user['id']}" in last, last
         assert MACHINE_USER not in stack.types_in_state()  # orphaned until adopted
 
         # The way out, here with the id given (from the console; without it adopt-user searches ZITADEL).
         pipeline(stack, "adopt-user", name, user["id"], label="pipeline adopt-user")
         pipeline(stack, "up", label="pipeline up after adopting")
         assert stack.cli.outputs()["serviceAccounts"][name]["userId"] == user["id"]
-        record.outcome = "attempt 2 met AlreadyExists: stopped with the way out; adopt-user + up converged"
+        record.outcome = "attempt 2 stopped at its preview naming adopt-user; adopt-user + up converged"
         record.found = holdings(stack)
     stack.cli.drift_check(label="drift check after adopting")
 

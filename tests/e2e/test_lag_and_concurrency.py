@@ -179,10 +179,12 @@ def test_a_drift_check_during_lag_reports_real_deletions_only(clean_faults: Stan
         standin.set_lag(management_reads_ms=6000)
         drift = pipeline(stack, "drift-check", "--settle", "4", expect=(EXIT_DRIFT,), label="pipeline drift (lag)")
         first, second = drift.output.split("pipeline: the drift check found differences", 1)
-        assert {"create drift-a-user", "create drift-b-org-member"} <= set(planned(first)), planned(first)
+        # The first check may also see a's objects as gone (younger than the lag when it reads them, which depends
+        # on how long the program takes before its reads); the second sees only the real deletion.
+        assert "create drift-b-org-member" in planned(first), planned(first)
         assert [p for p in planned(second) if p.startswith("create")] == ["create drift-b-org-member"], second
         assert "drift found, and still there 4 s later" in pipeline_lines(drift)[-1]
-        record.outcome = "exit 7 for the removed membership only (the first check also saw lag: a's objects)"
+        record.outcome = "exit 7 for the removed membership only (the first check may also see lag: a's objects)"
         record.found = "ZITADEL: drift-a whole, drift-b without its membership"
 
     with scenario("lag 6 s: pipeline `up --refresh` repairs, then the drift check") as record:

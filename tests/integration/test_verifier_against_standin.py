@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -330,3 +332,45 @@ def test_cli_refuses_an_http_issuer_without_insecure(standin: StandIn) -> None:
     done = run_cli("--issuer", standin.issuer, "--key-file", "-", stdin=account.key_json)
     assert done.returncode == 2
     assert "--insecure" in done.stderr
+
+
+def test_cli_fails_a_steady_wrong_role_early_naming_the_roles_found(standin: StandIn, tmp_path: Path) -> None:
+    # ORG_OWNER is required, the user holds only ORG_USER_MANAGER: not read lag, a mistake to report within the
+    # settle time (and say what is waited for meanwhile), not after the whole --timeout.
+    account = new_account(standin, roles=["ORG_USER_MANAGER"])
+    key_file = tmp_path / "key.json"
+    key_file.write_text(account.key_json)
+    settle = 6.0
+    started = time.monotonic()
+    done = run_cli(
+        "--issuer", standin.issuer, "--key-file", str(key_file), "--org-id", account.org_id, "--insecure",
+        "--role", "ORG_OWNER", "--timeout", "60", "--settle-seconds", str(settle),
+    )  # fmt: skip
+    took = time.monotonic() - started
+    assert done.returncode == 1, done.stderr
+    assert took < settle + 10.0, (took, done.stderr)
+    assert done.stdout == ""
+    assert "not verified (roles_missing)" in done.stderr
+    assert "ORG_USER_MANAGER" in done.stderr
+    assert "not ORG_OWNER" in done.stderr
+    assert "verify: still waiting" in done.stderr
+    pem_body = json.loads(account.key_json)["key"].splitlines()[1]
+    assert pem_body not in done.stderr
+
+
+def test_cli_waits_out_a_role_change_that_shows_within_the_settle_time(standin: StandIn, tmp_path: Path) -> None:
+    # The required role shows up 3 s into the run (a grant still propagating): within the settle time, so verified.
+    account = new_account(standin, roles=["ORG_USER_MANAGER"])
+    key_file = tmp_path / "key.json"
+    key_file.write_text(account.key_json)
+    change = threading.Timer(3.0, standin.set_org_member_roles, (account.org_id, account.user_id, ["ORG_OWNER"]))
+    change.start()
+    try:
+        done = run_cli(
+            "--issuer", standin.issuer, "--key-file", str(key_file), "--org-id", account.org_id, "--insecure",
+            "--timeout", "30", "--settle-seconds", "8", "--json",
+        )  # fmt: skip
+    finally:
+        change.join()
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["verified"] is True

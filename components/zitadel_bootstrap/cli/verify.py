@@ -2,6 +2,10 @@
 
 Exit codes: 0 verified, 1 not verified (reason on stderr, or in the JSON), 2 bad usage or bad input.
 Never prints key or token material: only ids, roles and the verifier's classified reasons.
+
+While it waits (ZITADEL's read model lags, so a grant not seen yet is retried until --timeout) it says on stderr
+what it waits for, at least every 5 s. The same wrong roles, unchanged for --settle-seconds, are a mistake in the
+grants, not lag: it fails then, naming the roles found.
 """
 
 from __future__ import annotations
@@ -10,9 +14,12 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import Any, TextIO
 
+from zitadel_bootstrap import clock
 from zitadel_bootstrap.verification.errors import KIND_BAD_INPUT, InvalidInputError
 from zitadel_bootstrap.verification.keyfile import parse_key_file
 from zitadel_bootstrap.verification.model import (
@@ -21,6 +28,7 @@ from zitadel_bootstrap.verification.model import (
     RetryPolicy,
     VerificationRequest,
     VerificationResult,
+    Waiting,
 )
 from zitadel_bootstrap.verification.proof import try_verify
 
@@ -31,6 +39,11 @@ EXIT_NOT_VERIFIED = 1
 EXIT_USAGE = 2
 
 DEFAULT_ROLE_BY_LEVEL = {"instance": "IAM_OWNER", "org": "ORG_OWNER", "project": "PROJECT_OWNER"}
+#: How long the same wrong roles may come back before they count as a mistake rather than read lag.
+DEFAULT_SETTLE_SECONDS = 10.0
+#: A progress line is promised at least every 5 s; lines are due after 4 s, checked every HEARTBEAT_SECONDS.
+PROGRESS_EVERY_SECONDS = 4.0
+HEARTBEAT_SECONDS = 0.5
 
 
 class _UsageError(Exception):
@@ -68,6 +81,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--audience", default=ZITADEL_AUDIENCE, help="'zitadel' (default) or a project id for the token audience"
     )
     parser.add_argument("--timeout", type=float, default=60.0, help="deadline in seconds (default 60)")
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=DEFAULT_SETTLE_SECONDS,
+        help=(
+            "fail once the same wrong roles have come back unchanged this long: not read lag but a grant to fix "
+            f"(default {DEFAULT_SETTLE_SECONDS:g}); a membership not found at all is waited for until --timeout"
+        ),
+    )
     parser.add_argument("--insecure", action="store_true", help="allow a plain-http issuer (local instances only)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     parser.add_argument("-v", "--verbose", action="store_true", help="log each attempt on stderr")
@@ -105,7 +127,9 @@ def _read_key(path: str, stdin: TextIO) -> str:
 
 def _request(args: argparse.Namespace, stdin: TextIO) -> VerificationRequest:
     key = parse_key_file(_read_key(args.key_file, stdin))
-    policy = RetryPolicy(deadline_seconds=args.timeout, settle_seconds=args.timeout)
+    policy = RetryPolicy(
+        deadline_seconds=args.timeout, settle_seconds=args.timeout, steady_refusal_seconds=args.settle_seconds
+    )
     return VerificationRequest(
         issuer=args.issuer,
         key=key,
@@ -128,7 +152,78 @@ def _summary(result: VerificationResult) -> str:
     return "\n".join(lines)
 
 
-def _verify_logged(request: VerificationRequest, stderr: TextIO) -> VerificationResult:
+class _Progress:
+    """Says on stderr what the verification waits for, when a line is due: from the verifier's pauses (its sleep
+    goes through ``sleep`` here, in slices) and from a heartbeat thread while a request is in flight."""
+
+    def __init__(
+        self, stream: TextIO, deadline: float, monotonic: Callable[[], float], sleep: Callable[[float], None]
+    ) -> None:
+        self.stream = stream
+        self.deadline = deadline
+        self.monotonic = monotonic
+        self.pause = sleep
+        self.started = self.last_line = monotonic()
+        self.waiting: Waiting | None = None
+        self.lock = threading.Lock()
+        self.done = False
+
+    def on_wait(self, waiting: Waiting) -> None:
+        with self.lock:
+            self.waiting = waiting
+        self.tick()
+
+    def sleep(self, seconds: float) -> None:
+        end = self.monotonic() + seconds
+        while (left := end - self.monotonic()) > 1e-9:
+            self.tick()
+            due_in = self.last_line + PROGRESS_EVERY_SECONDS - self.monotonic()
+            self.pause(min(left, max(due_in, 0.01)))
+        self.tick()
+
+    def tick(self) -> None:
+        with self.lock:
+            now = self.monotonic()
+            if self.done or now - self.last_line < PROGRESS_EVERY_SECONDS:
+                return
+            self.last_line = now
+            self.stream.write(self._line(now) + "\n")  # one write: no other stderr line cuts it in two
+            self.stream.flush()
+
+    def _line(self, now: float) -> str:
+        head = f"verify: still waiting ({now - self.started:.0f} s of {self.deadline:g} s)"
+        waiting = self.waiting
+        if waiting is None:
+            return f"{head}: a request is still in flight"
+        line = f"{head}: {waiting.step} answered {waiting.kind}: {waiting.message}"
+        if waiting.unchanged_seconds is not None and waiting.steady_refusal_seconds is not None:
+            line += (
+                f"; unchanged for {waiting.unchanged_seconds:.0f} s of the {waiting.steady_refusal_seconds:g} s "
+                "settle time"
+            )
+        return line
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(HEARTBEAT_SECONDS):
+                self.tick()
+
+        heartbeat = threading.Thread(target=beat, name="verify-progress", daemon=True)
+        heartbeat.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            heartbeat.join()
+            with self.lock:
+                self.done = True
+
+
+@contextmanager
+def _verifier_logged_to(stderr: TextIO) -> Iterator[None]:
     # Only the verifier's own logger: its records carry ids and classified reasons, never key or token text.
     package_logger = logging.getLogger(VERIFIER_LOGGER)
     handler = logging.StreamHandler(stderr)
@@ -137,10 +232,18 @@ def _verify_logged(request: VerificationRequest, stderr: TextIO) -> Verification
     package_logger.addHandler(handler)
     package_logger.setLevel(logging.DEBUG)
     try:
-        return try_verify(request)
+        yield
     finally:
         package_logger.removeHandler(handler)
         package_logger.setLevel(previous_level)
+
+
+def _verify(request: VerificationRequest, stderr: TextIO, *, verbose: bool) -> VerificationResult:
+    """Run the proof on the program's clock (``zitadel_bootstrap.clock``), saying what it waits for."""
+    time = clock.current()
+    progress = _Progress(stderr, request.policy.deadline_seconds, time.monotonic, time.sleep)
+    with progress.running(), _verifier_logged_to(stderr) if verbose else nullcontext():
+        return try_verify(request, monotonic=time.monotonic, sleep=progress.sleep, on_wait=progress.on_wait)
 
 
 def _bad_input(message: str, kind: str, as_json: bool, stdout: TextIO, stderr: TextIO) -> int:
@@ -183,7 +286,7 @@ def execute(
         return _bad_input(str(exc), KIND_BAD_INPUT, args.json, stdout, stderr)
     except InvalidInputError as exc:  # KeyFileError included
         return _bad_input(str(exc), exc.kind, args.json, stdout, stderr)
-    result = _verify_logged(request, stderr) if args.verbose else try_verify(request)
+    result = _verify(request, stderr, verbose=args.verbose)
     if args.json:
         json.dump(result.to_dict(), stdout, indent=2)
         stdout.write("\n")

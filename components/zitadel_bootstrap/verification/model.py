@@ -156,6 +156,11 @@ class RetryPolicy:
     until it runs out). ``settle_seconds`` bounds how long a consistency-class answer (unknown key right after
     creation, missing membership or roles) is retried, counted from the first such answer: long at create time
     because ZITADEL's projections lag, short on refresh so a revoked key or grant is reported quickly.
+
+    ``steady_refusal_seconds`` (off when None) ends the wait early for a steady refusal: every required membership
+    is there with roles, but the same wrong roles come back unchanged for this long, which read lag does not
+    explain. A membership not found at all, or one without roles, is still waited for. The CLI sets it; the
+    provider does not, since its create/update follows its own role change, whose old roles are what the lag shows.
     """
 
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
@@ -163,6 +168,7 @@ class RetryPolicy:
     request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
     initial_backoff: float = DEFAULT_INITIAL_BACKOFF_SECONDS
     max_backoff: float = DEFAULT_MAX_BACKOFF_SECONDS
+    steady_refusal_seconds: float | None = None  # off: the provider's policies; the CLI sets --settle-seconds
 
     def __post_init__(self) -> None:
         validate_seconds(self.deadline_seconds, "deadline_seconds", allow_zero=False, maximum=MAX_DEADLINE_SECONDS)
@@ -171,8 +177,29 @@ class RetryPolicy:
         validate_seconds(self.request_timeout_seconds, "request_timeout_seconds", allow_zero=False)
         validate_seconds(self.initial_backoff, "initial_backoff", allow_zero=False)
         validate_seconds(self.max_backoff, "max_backoff", allow_zero=False)
+        if self.steady_refusal_seconds is not None:
+            validate_seconds(self.steady_refusal_seconds, "steady_refusal_seconds", allow_zero=True)
         if self.max_backoff < self.initial_backoff:
             raise InvalidInputError("max_backoff must not be below initial_backoff.", field="max_backoff")
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What a run waits for, told before each pause between attempts (``on_wait``). Ids, roles and classified
+    reasons only (``message`` is a classified failure's, server text redacted): never key or token material."""
+
+    step: str
+    """The step retried, e.g. "the grant proof (memberships/me)"."""
+    kind: str
+    message: str
+    delay: float
+    """Seconds until the next attempt."""
+    elapsed_seconds: float
+    deadline_seconds: float
+    roles_found: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    unchanged_seconds: float | None = None
+    """How long the same wrong roles have come back (only while a steady refusal is being timed)."""
+    steady_refusal_seconds: float | None = None
 
 
 @dataclass(frozen=True)

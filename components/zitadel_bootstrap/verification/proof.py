@@ -5,7 +5,8 @@ with each job: ``exchange`` (discovery and the token exchange), ``api`` (the ide
 proofs on ZITADEL's API); classify.py classifies the failures and retry.py retries them.
 
 Entry points: ``verify`` raises a VerificationError when the proof fails; ``try_verify`` reports the failure in
-the result instead (refresh uses it: a revoked key is live state to report, not an error).
+the result instead (refresh uses it: a revoked key is live state to report, not an error). Both tell an optional
+``on_wait`` what they wait for before each pause between attempts; printing it is the caller's business.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .classify import HINT_NOTHING_ANSWERS, HINT_TRANSIENT, ORG_HEADER, StepErro
 from .errors import (
     KIND_AUDIENCE_REJECTED,
     KIND_CONNECTION_FAILED,
+    KIND_ROLES_MISSING,
     KIND_TIMEOUT,
     KIND_TLS_FAILED,
     KIND_TOKEN_REJECTED,
@@ -49,11 +51,11 @@ from .errors import (
     VerificationError,
 )
 from .exchange import DISCOVERY_PATH, JWT_BEARER_GRANT_TYPE, Discovery, TokenGrant, read_discovery, read_token
-from .grants import match_grants
+from .grants import GrantMatch, match_grants
 from .http import build_client, client_for, is_tls_failure, tls_failure
 from .keyfile import ensure_not_expired
-from .model import VerificationRequest, VerificationResult
-from .retry import Budget, RetriesExhaustedError
+from .model import Grant, VerificationRequest, VerificationResult, Waiting
+from .retry import Budget, RetriesExhaustedError, Steadiness
 
 logger = logging.getLogger(__name__)
 
@@ -86,14 +88,18 @@ class _Proof:
         budget: Budget,
         clock: Callable[[], float],
         client: Callable[[str], httpx.Client],
+        on_wait: Callable[[Waiting], None] | None = None,
     ) -> None:
         self.request = request
         self.budget = budget
         self.clock = clock
         self.client = client
+        self.on_wait = on_wait
         self.attempts = 0
         self.token: TokenGrant | None = None
         self.roles_found: dict[str, tuple[str, ...]] = {}
+        self.wrong_roles = Steadiness()
+        self.unchanged_for: float | None = None
 
     def subject(self) -> str:
         key = self.request.key
@@ -149,11 +155,27 @@ class _Proof:
                 failure.retry_class,
                 delay,
             )
+            if self.on_wait is not None:
+                self.on_wait(self._waiting(step, failure, delay))
 
         try:
             return self.budget.run(operation, on_retry=log_retry)
         except RetriesExhaustedError as exhausted:
             raise self._final_error(step, exhausted) from exhausted.failure
+
+    def _waiting(self, step: Step, failure: StepError, delay: float) -> Waiting:
+        grants = step is Step.GRANTS
+        return Waiting(
+            step=step.label,
+            kind=failure.kind,
+            message=failure.message,
+            delay=delay,
+            elapsed_seconds=self.budget.elapsed(),
+            deadline_seconds=self.request.policy.deadline_seconds,
+            roles_found=dict(self.roles_found) if grants else {},
+            unchanged_seconds=self.unchanged_for if grants else None,
+            steady_refusal_seconds=self.request.policy.steady_refusal_seconds,
+        )
 
     def _final_error(self, step: Step, exhausted: RetriesExhaustedError) -> VerificationError:
         failure = exhausted.failure
@@ -249,7 +271,23 @@ class _Proof:
         self.roles_found = match.roles_found
         failure = grants_failure(match, self.request.key.user_id)
         if failure is not None:
-            raise failure
+            raise self._steady_refusal(match) or failure
+
+    def _steady_refusal(self, match: GrantMatch) -> StepError | None:
+        """Fatal once the same wrong roles have come back for the policy's steady refusal time. Only when every
+        required membership is there with roles: one (or its roles) not there yet is read lag, waited for."""
+        limit = self.request.policy.steady_refusal_seconds
+        if limit is None:
+            return None
+        if match.missing or not all(match.roles_found[name] for name in match.lacking_roles):
+            self.wrong_roles.forget()
+            self.unchanged_for = None
+            return None
+        answer = tuple(sorted(match.roles_found.items()))
+        self.unchanged_for = self.wrong_roles.seen(answer, self.budget.monotonic())
+        if self.unchanged_for < limit:
+            return None
+        return _steady_refusal_error(self.request.grants, match, self.request.key.user_id, self.unchanged_for, limit)
 
     def permissions_in(self, org_id: str | None) -> frozenset[str]:
         """The ZITADEL permissions the token's user holds in ``org_id``'s context (its own org when None);
@@ -297,8 +335,30 @@ class _Proof:
         return collected
 
 
+def _steady_refusal_error(
+    grants: Sequence[Grant], match: GrantMatch, user_id: str, unchanged: float, limit: float
+) -> StepError:
+    lacking = [grant for grant in grants if grant.key in match.lacking_roles]
+    held = "; ".join(
+        f"user {user_id} holds {', '.join(match.roles_found[grant.key])} on {grant.describe()}, "
+        f"not {', '.join(match.lacking_roles[grant.key])}"
+        for grant in lacking
+    )
+    to_grant = " and ".join(f"{', '.join(match.lacking_roles[grant.key])} on {grant.describe()}" for grant in lacking)
+    return StepError(
+        KIND_ROLES_MISSING,
+        "fatal",
+        f"{held}; unchanged for {unchanged:.0f} s (settle time {limit:g} s), so this is not read lag",
+        hint=(
+            f"Grant {to_grant} to user {user_id}, or require the roles it is meant to hold. A role change made "
+            "moments ago shows within seconds: verify again once it is made."
+        ),
+    )
+
+
 class Runtime(TypedDict, total=False):
-    """What a run may be given instead of the real clock, sleep, network and jitter (tests)."""
+    """What a run may be given instead of the real clock, sleep, network and jitter (tests), and whom to tell
+    what it waits for."""
 
     clock: Callable[[], float]
     """Wall time: assertion iat/exp, Retry-After dates."""
@@ -308,6 +368,8 @@ class Runtime(TypedDict, total=False):
     transport: httpx.BaseTransport
     """Gives the run a client of its own instead of the process's shared one."""
     rng: random.Random
+    on_wait: Callable[[Waiting], None]
+    """Told before each pause between attempts what the run waits for (ids, roles, classified reasons only)."""
 
 
 @contextmanager
@@ -325,7 +387,7 @@ def _running(request: VerificationRequest, runtime: Runtime) -> Iterator[_Proof]
     own = build_client(transport) if transport is not None else None
     client = (lambda _url: own) if own is not None else client_for
     try:
-        yield _Proof(request, budget, runtime.get("clock", time.time), client)
+        yield _Proof(request, budget, runtime.get("clock", time.time), client, runtime.get("on_wait"))
     finally:
         if own is not None:
             own.close()

@@ -4,7 +4,8 @@ Two budgets (``RetryPolicy``): the deadline bounds the whole verification; the s
 consistency-class answer is retried, counted from the first such answer of a step. Transient answers are
 retried until the deadline, honouring Retry-After; fatal ones are not retried. Backoff is exponential with full
 jitter, so many accounts bootstrapped at once do not retry in step. A retry that could not start before the
-deadline is not slept into: the caller gets the real failure at once.
+deadline is not slept into: the caller gets the real failure at once. ``Steadiness`` times how long the same
+answer keeps coming back (a steady refusal, ``RetryPolicy.steady_refusal_seconds``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,23 @@ class RetriesExhaustedError(Exception):
         self.failure = failure
         self.failures = failures
         self.waited_for = waited_for
+
+
+@dataclass
+class Steadiness:
+    """How long the same answer has kept coming back; a different answer starts the count again."""
+
+    answer: object = None
+    since: float | None = None
+
+    def seen(self, answer: object, now: float) -> float:
+        """Record ``answer`` seen at ``now``; the seconds it has been the answer, unchanged."""
+        if self.since is None or answer != self.answer:
+            self.answer, self.since = answer, now
+        return max(0.0, now - self.since)
+
+    def forget(self) -> None:
+        self.answer, self.since = None, None
 
 
 @dataclass

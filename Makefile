@@ -71,9 +71,10 @@ test: lint test-unit test-standin test-integration test-e2e
 demo: venv standin
 	@$(WITH_ENGINE) $(BIN)/python -m tools.demo
 
-# Figures, not tests: the verifier's latency, whole-program timings with the plugin, and the program at scale.
+# Figures, not tests: the verifier's latency, whole-program timings with the plugin, the program at scale, and
+# the fleet (one stack per org) against one stack (bench/fleet.py).
 bench: venv standin
-	@$(WITH_ENGINE) $(BIN)/python -m bench.run && $(BIN)/python -m bench.scale
+	@$(WITH_ENGINE) $(BIN)/python -m bench.run && $(BIN)/python -m bench.scale && $(BIN)/python -m bench.fleet
 
 clean:
 	rm -rf $(VENV) .pulumi-state/.pulumi .standin .engine standin/bin components/venv

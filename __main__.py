@@ -30,6 +30,8 @@ accounts = {
 claim_user_names(settings, {name: account.user_id for name, account in accounts.items()})
 
 pulumi.export("issuer", settings.issuer)
+if settings.fleet:
+    pulumi.export("fleet", settings.fleet)
 pulumi.export("organizations", {name: org.id for name, org in orgs.items()})
 pulumi.export(
     "serviceAccounts",

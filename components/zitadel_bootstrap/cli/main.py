@@ -6,6 +6,7 @@
 ``adopt-user``        import a machine user that ZITADEL holds into its account's resource (``run``)
 ``recover``           repair a stack after an interrupted or failed `pulumi up` (``recover``)
 ``key-file``          write one account's key file from the stack, mode 0600 (``key_file``)
+``fleet``             one stack per org of a fleet file, run side by side, one report (``fleet``)
 ====================  ==========================================================================================
 """
 
@@ -27,6 +28,7 @@ MODULES = {
     "adopt-user": "zitadel_bootstrap.cli.run",
     "recover": "zitadel_bootstrap.cli.recover.cli",
     "key-file": "zitadel_bootstrap.cli.key_file",
+    "fleet": "zitadel_bootstrap.cli.fleet.cli",
 }
 
 EPILOG_RUN = (
@@ -121,6 +123,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         commands, "recover", "repair a stack after an interrupted or failed up (0 ready, 3 needs a person, 1, 2)"
     )
     module_command(commands, "key-file", "write one account's key file from the stack, mode 0600 (0, 1, 2)")
+    module_command(commands, "fleet", "one stack per org of a fleet file, side by side, one report (0, 7, 1, 2)")
     return top
 
 

@@ -18,7 +18,7 @@ from .parser import parse_settings
 
 #: Program keys that hold objects or lists (JSON in the engine's config) and those that hold plain values.
 _OBJECT_KEYS = ("serviceAccounts", "verification", "organizations")
-_PLAIN_KEYS = ("issuer", "preflight")
+_PLAIN_KEYS = ("issuer", "preflight", "fleet")
 _PROVIDER_KEYS = ("domain", "insecure", "port", "jwtProfileFile", "token")
 
 

@@ -105,3 +105,6 @@ class Settings:
     organizations: tuple[OrganizationSettings, ...] = field(default_factory=tuple)
     #: ``zitadel-bootstrap:preflight``: check the provider's access before declaring anything.
     preflight: bool = True
+    #: ``zitadel-bootstrap:fleet``: the fleet this stack is an org of (written by `zitadel-bootstrap fleet`), exported
+    #: as the stack output ``fleet`` so that a stack whose org left the fleet file is still known as the fleet's.
+    fleet: str | None = None

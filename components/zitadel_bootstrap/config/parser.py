@@ -11,7 +11,7 @@ from zitadel_bootstrap import clock
 
 from .accounts import parse_accounts
 from .errors import Problems, SettingsError
-from .fields import as_bool
+from .fields import as_bool, as_name
 from .keys import PROJECT, PROVIDER, project_key
 from .model import Settings
 from .organizations import parse_organizations
@@ -20,7 +20,7 @@ from .verification import parse_verification
 
 #: The keys of each namespace the program or the zitadel plugin (its config schema, v0.2.0) reads.
 KNOWN_KEYS: Mapping[str, frozenset[str]] = {
-    PROJECT: frozenset({"serviceAccounts", "organizations", "verification", "issuer", "preflight"}),
+    PROJECT: frozenset({"serviceAccounts", "organizations", "verification", "issuer", "preflight", "fleet"}),
     PROVIDER: frozenset({"domain", "insecure", "port", "jwtProfileFile", "jwtProfileJson", "token"}),
 }
 
@@ -66,6 +66,8 @@ def parse_settings(
     issuer = parse_issuer(project.get("issuer"), provider, problems)
     verification = parse_verification(project.get("verification"), problems)
     preflight = as_bool(project.get("preflight"), project_key("preflight"), problems, default=True)
+    fleet = project.get("fleet")
+    fleet_name = as_name(fleet, project_key("fleet"), problems) if fleet is not None else None
     organizations, declared = parse_organizations(project.get("organizations"), problems)
     accounts = parse_accounts(project.get("serviceAccounts"), declared, now, problems)
     problems.raise_if_any()
@@ -76,4 +78,5 @@ def parse_settings(
         service_accounts=accounts,
         organizations=organizations,
         preflight=preflight,
+        fleet=fleet_name or None,
     )

@@ -7,7 +7,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -26,22 +25,23 @@ func main() {
 	tlsDir := flag.String("tls-dir", "", "optional: serve https with a per-run test CA; writes its certificate (ca.pem) and key (ca-key.pem) here and reuses them at the next start")
 	tlsNames := flag.String("tls-names", standin.DefaultTLSNames, "with --tls-dir: comma-separated DNS names and IP addresses of the server certificate")
 	flag.Parse()
-	log.SetFlags(0)
-	log.SetPrefix("zitadel-standin: ")
 	// zitadel/oidc logs route registration at info and every refused request at warn or error; keep the
 	// refusals (they carry no key or token material) and drop the noise.
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	// SetDefault also routes the log package (net/http's own errors among them) through that handler at info
+	// level, which it drops. So errors that end the program go through fail, never log.Fatal, which exited 1
+	// without a word.
 
 	srv, err := standin.New(standin.Config{Listen: *listen, AdminKeyFile: *adminKeyFile,
 		StateFile: *stateFile, DefaultOrgID: *defaultOrgID, TLSDir: *tlsDir, TLSNames: standin.ParseTLSNames(*tlsNames)})
 	if err != nil {
-		log.Fatal(err)
+		fail(err)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
 	if *readyFile != "" {
 		if err := srv.WriteReadyFile(*readyFile); err != nil {
-			log.Fatal(err)
+			fail(err)
 		}
 	}
 	fmt.Printf("ready issuer=%s port=%d defaultOrgId=%s iamProjectId=%s adminKeyPath=%s caPath=%s\n",
@@ -52,11 +52,17 @@ func main() {
 	select {
 	case err := <-errc:
 		if err != nil {
-			log.Fatal(err)
+			fail(err)
 		}
 	case <-sig:
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}
+}
+
+// fail prints an error that ends the program on stderr, as "zitadel-standin: <error>", and exits 1.
+func fail(err error) {
+	fmt.Fprintf(os.Stderr, "zitadel-standin: %v\n", err)
+	os.Exit(1)
 }

@@ -444,6 +444,6 @@ class StandIn(ServerProcess):
 
 def _tail(path: Path, lines: int = 20) -> str:
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) or "(the log is empty)"
     except OSError:
         return "(no log)"

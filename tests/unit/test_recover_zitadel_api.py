@@ -5,6 +5,7 @@ transient answers, removals of what is already gone, and errors without token ma
 from __future__ import annotations
 
 import json
+import traceback
 from collections.abc import Callable
 
 import httpx
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from zitadel_bootstrap.cli.recover.model import MemberSpec
 from zitadel_bootstrap.cli.recover.zitadel_api import SCOPE, ZitadelApi, ZitadelApiError
 
+from tests.e2e.leaks import JWT_SHAPE, pem_slices
 from tests.unit.verification.helpers import key_file_text
 
 ISSUER = "https://acme.zitadel.cloud"
@@ -141,7 +143,14 @@ def test_removing_what_is_gone_succeeds_and_refusals_fail_without_token_material
         api.remove_member(MemberSpec("org", "m", ORG_ID), "7")
     assert failed.value.status == 403
     assert "AUTH-5mWD2" in str(failed.value)
-    assert "PRIVATE" not in str(failed.value)
+    # ZITADEL quoted the token: neither it nor any key or token-shaped text is in the error or its printed chain.
+    printed = "".join(traceback.format_exception(failed.value))
+    assert TOKEN not in printed
+    assert JWT_SHAPE.findall(printed) == []
+    for piece in pem_slices(key_text):
+        assert piece not in printed
+        assert piece.replace("/", "\\/") not in printed
+    assert "PRIVATE KEY" not in printed
 
 
 def test_plain_http_needs_insecure(key_text: str) -> None:

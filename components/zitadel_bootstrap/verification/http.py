@@ -2,8 +2,9 @@
 
 Building an httpx client loads the CA bundle into an SSL context (about 20 ms); a plain-http issuer (a local
 instance) never needs it. So there is one client for http and one, built on first use, for https. TLS
-verification is always on for https: there is deliberately no switch to turn it off. Redirects are never
-followed, so credentials never travel to another origin.
+verification is always on: there is deliberately no switch to turn it off, and the client for http checks
+certificates too (it trusts no CA at all, so an https URL that reached it would fail, never pass unchecked).
+Redirects are never followed, so credentials never travel to another origin.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ _lock = threading.Lock()
 def build_client(transport: httpx.BaseTransport | None = None, *, tls: bool = True) -> httpx.Client:
     """A new client; ``tls=False`` builds one for http:// URLs only, without loading the CA bundle."""
     if transport is None and not tls:
-        # Never used for an https:// URL: client_for() picks clients by the URL's scheme.
-        transport = httpx.HTTPTransport(verify=False)
+        # Meant for http:// URLs only (client_for() picks clients by the URL's scheme). Plain http needs no
+        # certificate check turned off: this context checks certificates and host names like any other, and
+        # trusts no CA, so an https URL sent through it fails closed.
+        transport = httpx.HTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
     return httpx.Client(
         transport=transport,
         verify=True,

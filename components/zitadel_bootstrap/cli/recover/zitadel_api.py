@@ -5,7 +5,8 @@ against the token endpoint that OIDC discovery names, with the scopes the provid
 ZITADEL API audience). Only what the recovery needs: users by org and user name, a user's machine keys, the
 members of an org, the instance, a project or a project grant, orgs by name, and the removals. Routes and JSON
 shapes are those of ZITADEL's management.proto / admin.proto gateway annotations. Transient answers (429, 5xx,
-connection errors) are retried for a while; nothing here prints key or token material.
+connection errors) are retried for a while; a TLS failure is not (it fails at once, naming the certificate problem).
+Nothing here prints key or token material.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from zitadel_bootstrap.verification import JWT_BEARER_GRANT_TYPE, MachineKey, build_assertion, parse_key_file
-from zitadel_bootstrap.verification.http import build_client
+from zitadel_bootstrap.verification.http import build_client, is_tls_failure, tls_failure
 from zitadel_bootstrap.verification.redaction import redact
 
 from .model import MemberSpec, ZitadelKey, ZitadelMember, ZitadelOrg, ZitadelUser
@@ -66,7 +68,9 @@ class ZitadelApi:
         key = parse_key_file(key_text)
         if issuer.startswith("http://") and not insecure:
             raise ZitadelApiError(f"{issuer} is plain http; only zitadel:insecure allows that")
-        client = build_client(transport, tls=issuer.startswith("https://"))
+        # One client for the issuer and the token endpoint that discovery names, which may be https behind an
+        # http issuer: it checks certificates whatever the schemes (``insecure`` only allows plain http).
+        client = build_client(transport)
         api = cls(issuer, client, "", key.user_id, key.key_id, sleep, monotonic)
         try:
             api._log_in(key, insecure=insecure)
@@ -128,6 +132,10 @@ class ZitadelApi:
             try:
                 response = self.client.request(method, url, headers=headers, json=json, data=data, timeout=15.0)
             except httpx.TransportError as error:
+                if is_tls_failure(error):
+                    # A certificate that does not verify now will not in 30 s either: name it, with the way out.
+                    failure, way_out = tls_failure(error, urlsplit(url).netloc)
+                    raise ZitadelApiError(f"{what} ({method} {path}) failed: {failure}. {way_out}") from None
                 problem, status, retry_after = f"failed in transit ({type(error).__name__})", 0, None
             else:
                 if response.status_code == 200:
@@ -135,7 +143,7 @@ class ZitadelApi:
                 if response.status_code == 404 and not_found_ok:
                     return {}
                 status = response.status_code
-                problem = f"answered {status}: {_message(response)}"
+                problem = f"answered {status}: {_message(response, self.token)}"
                 retry_after = _retry_after(response)
                 if status not in TRANSIENT:
                     raise ZitadelApiError(f"{what} ({method} {path}) {problem}", status)
@@ -247,10 +255,11 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _message(response: httpx.Response) -> str:
+def _message(response: httpx.Response, token: str) -> str:
+    """ZITADEL's words, redacted: its patterns, and the session's own token by value (whatever its length)."""
     body = _json(response)
     text = body.get("message") or body.get("error_description") or body.get("error") or response.text
-    return redact(str(text), 200)
+    return redact(str(text), 200, known=(token,))
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -31,6 +31,7 @@ from zitadel_bootstrap.verification.model import (
     Waiting,
 )
 from zitadel_bootstrap.verification.proof import try_verify
+from zitadel_bootstrap.verification.redaction import looks_like_key_material
 
 #: The logger of the pure verifier (zitadel_bootstrap.verification), whose records --verbose shows.
 VERIFIER_LOGGER = "zitadel_bootstrap.verification"
@@ -120,9 +121,15 @@ def _read_key(path: str, stdin: TextIO) -> str:
         with open(path, encoding="utf-8-sig") as handle:
             return handle.read()
     except OSError as exc:
+        if looks_like_key_material(path):  # a key pasted where its path belongs: never quote it
+            raise InvalidInputError(
+                "the value of --key-file looks like key content, not a path: pass the path of the key file "
+                "(or --key-file - and the key on stdin).",
+                field="key_file",
+            ) from None
         raise InvalidInputError(
             f"Cannot read the key file {path!r}: {exc.strerror or type(exc).__name__}.", field="key_file"
-        ) from exc
+        ) from None
 
 
 def _request(args: argparse.Namespace, stdin: TextIO) -> VerificationRequest:

@@ -32,6 +32,7 @@ from zitadel_bootstrap.verification import (
     parse_key_file,
     user_ids_named,
 )
+from zitadel_bootstrap.verification.redaction import looks_like_key_material
 
 from .model import ServiceAccountSettings, Settings
 
@@ -115,6 +116,12 @@ def admin_key_text(files: Mapping[str, str | None], jwt_profile_json: str | None
         try:
             return path.read_text(), f"zitadel:{name} ({value})"
         except OSError as error:
+            if looks_like_key_material(value):  # a key pasted where its path belongs: never quote it
+                raise PreflightError(
+                    f"preflight: the value of zitadel:{name} looks like key content, not a path: set it to the path "
+                    f"of the admin's key file, or give the key itself as a secret: `pulumi config rm zitadel:{name}`, "
+                    "then `pulumi config set --secret zitadel:jwtProfileJson < key.json`"
+                ) from None
             raise PreflightError(
                 f"preflight: zitadel:{name} names {value}, which cannot be read ({error.strerror}); "
                 f"point it at the admin's key file, {SKIP_HINT}"

@@ -165,19 +165,20 @@ def _parse_expiration(value: Any) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise KeyFileError("The key file's 'expirationDate' must be an RFC 3339 string.", hint=_HINT)
-    # The value is never quoted: a key pasted into the wrong field must not end up in a message.
+    # The value is never quoted: a key pasted into the wrong field must not end up in a message. Nor in a printed
+    # traceback: the parser's own error quotes the value, so it is not chained (``from None``).
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise KeyFileError("The key file's 'expirationDate' is not an RFC 3339 date.", hint=_HINT) from exc
+    except ValueError:
+        raise KeyFileError("The key file's 'expirationDate' is not an RFC 3339 date.", hint=_HINT) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     try:
         return parsed.astimezone(UTC)
-    except OverflowError as exc:
+    except OverflowError:
         raise KeyFileError(
             "The key file's 'expirationDate' lies outside the years 1 to 9999 in UTC.", hint=_HINT
-        ) from exc
+        ) from None
 
 
 def parse_key_file(text: str | bytes) -> MachineKey:

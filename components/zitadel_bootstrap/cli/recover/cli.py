@@ -26,6 +26,7 @@ import yaml
 
 from zitadel_bootstrap.config import Settings, SettingsError, load_settings_file
 from zitadel_bootstrap.verification import VerificationError
+from zitadel_bootstrap.verification.redaction import looks_like_key_material
 
 from .model import (
     AccountTarget,
@@ -119,7 +120,7 @@ def admin_key_text(pulumi: Pulumi, stack_file: Path, override: Path | None) -> t
     """(key file text, where it came from): the provider's own credentials unless a file is given."""
     project_dir = pulumi.project.directory
     if override is not None:
-        return _read_key(override, str(override)), str(override)
+        return _read_key(override, str(override), "--admin-key-file"), str(override)
     document = yaml.safe_load(stack_file.read_text()) or {}
     config = document.get("config") or {}
     if config.get("zitadel:jwtProfileJson") not in (None, ""):
@@ -129,14 +130,26 @@ def admin_key_text(pulumi: Pulumi, stack_file: Path, override: Path | None) -> t
         value = config.get(key)
         if isinstance(value, str) and value:
             path = Path(value) if Path(value).is_absolute() else project_dir / value
-            return _read_key(path, f"{key} ({value})"), key
+            return _read_key(path, f"{key} ({value})", key), key
     raise RecoveryError(f"{stack_file} gives the provider no credentials to use", EXIT_USAGE)
 
 
-def _read_key(path: Path, label: str) -> str:
+def _read_key(path: Path, label: str, setting: str) -> str:
+    """The text of the key file at ``path``; ``label`` names it in an error (``setting``: the option or config key
+    that gave the path, named instead when its value looks like a key pasted in place of a path)."""
     try:
         return path.read_text()
     except OSError as error:
+        if looks_like_key_material(str(path)):
+            way_out = "pass the path of the key file"
+            if setting.startswith("zitadel:"):
+                way_out = (
+                    f"set {setting} to the path of the admin's key file, or give the key itself as a secret: "
+                    f"`pulumi config rm {setting}`, then `pulumi config set --secret zitadel:jwtProfileJson < key.json`"
+                )
+            raise RecoveryError(
+                f"the value of {setting} looks like key content, not a path: {way_out}", EXIT_USAGE
+            ) from None
         raise RecoveryError(f"the admin key file {label} cannot be read: {error.strerror}", EXIT_USAGE) from None
 
 

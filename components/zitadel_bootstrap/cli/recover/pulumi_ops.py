@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from zitadel_bootstrap.cli.engine import pulumi_binary
-from zitadel_bootstrap.verification.redaction import redact
+from zitadel_bootstrap.verification.redaction import redact, redact_pem_blocks
 
 from .model import Adoption
 
@@ -32,7 +32,9 @@ class PulumiCommandError(RuntimeError):
     def __init__(self, args: Sequence[str], returncode: int, output: str) -> None:
         self.output = output
         self.returncode = returncode
-        tail = "\n".join(redact(line, 400) for line in output.strip().splitlines()[-25:])
+        # Whole PEM blocks first: line by line, a block's short last line and its END line would pass.
+        lines = redact_pem_blocks(output).strip().splitlines()
+        tail = "\n".join(redact(line, 400) for line in lines[-25:])
         super().__init__(f"`pulumi {' '.join(args)}` exited {returncode}:\n{tail}")
 
 

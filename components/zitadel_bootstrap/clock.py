@@ -8,7 +8,7 @@ processes of their own, shift wall time with an environment variable instead:
 
 The shift is for tests only (days must pass for key rotation); never set it in a pipeline. ZITADEL (and the
 stand-in) keep real time, so a shifted program sees keys closer to their expiry than ZITADEL does, never the
-other way round as long as the shift is positive.
+other way round: a negative shift is refused.
 """
 
 from __future__ import annotations
@@ -52,6 +52,12 @@ def shift_seconds() -> float:
         raise ClockError(f"{SHIFT_VARIABLE}={raw!r} is not a number of days (test-only; unset it)") from error
     if not math.isfinite(days):
         raise ClockError(f"{SHIFT_VARIABLE}={raw!r} is not a finite number of days (test-only; unset it)")
+    if days < 0:
+        # Behind real time, the program would take keys for further from their expiry than ZITADEL does.
+        raise ClockError(
+            f"{SHIFT_VARIABLE}={raw!r} must not be negative: the shift moves the program's time ahead only "
+            "(test-only; unset it, or give 0 or more days)"
+        )
     return days * DAY_SECONDS
 
 

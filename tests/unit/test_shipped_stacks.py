@@ -63,3 +63,15 @@ def test_no_shipped_account_is_an_instance_owner(stack: Path, tmp_path: Path) ->
                 allowed=frozenset(),
             )
             assert violation is None
+
+
+def test_the_demo_port_lies_outside_the_ephemeral_port_range() -> None:
+    """`make demo` listens on a fixed port. Inside the kernel's ephemeral range, any process's outgoing connection
+    or `listen :0` (each test's stand-in, SeaweedFS, every plugin's gRPC server) can hold it at that moment, and the
+    demo's stand-in cannot bind (the likely cause of one failed fresh-clone run, whose stand-in said nothing)."""
+    stack = yaml.safe_load((Path(__file__).resolve().parents[2] / "stacks" / "Pulumi.local.yaml").read_text())
+    port = int(stack["config"]["zitadel:port"])
+    ranges = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    low, high = map(int, ranges.read_text().split()) if ranges.exists() else (32768, 60999)
+    assert not low <= port <= high, f"zitadel:port {port} is inside the ephemeral port range {low}-{high}"
+    assert 1024 < port < 32768, "outside the ranges Linux distributions use for ephemeral ports, above the privileged"

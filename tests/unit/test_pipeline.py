@@ -303,6 +303,38 @@ def test_destroy_is_retried_like_up() -> None:
     assert fake.commands == [["destroy", "--yes", "--stack", "s"]] * 2
 
 
+KEY_URN = f"{URN.rsplit('$', 1)[0]}$zitadel:index/machineKey:MachineKey::ci-key"
+KEY_GONE = failed_run(
+    (
+        "zitadel:index:MachineKey (ci-key)",
+        f"error: deleting {KEY_URN}: 1 error occurred:\n\t* failed to delete machine key: rpc error: code = NotFound "
+        "desc = Errors.User.Machine.Key.NotFound (COMMAND-4m77G)",
+    )
+)
+
+
+def test_destroy_drops_what_zitadel_deleted_already_from_the_state_and_destroys_the_rest() -> None:
+    """A key deleted in the console made `pulumi destroy` fail on its NotFound for ever (found by the pipeline
+    templates' e2e test: the nightly job's drifted org could not be destroyed)."""
+    said: list[str] = []
+    fake = FakePulumi((1, KEY_GONE), (0, "state delete"), (0, "destroyed"))
+    assert pipeline(fake, said, [], retry_wait=0).destroy() == 0
+    assert fake.commands == [
+        ["destroy", "--yes", "--stack", "s"],
+        ["state", "delete", KEY_URN, "--yes", "--stack", "s"],
+        ["destroy", "--yes", "--stack", "s"],
+    ]
+    assert "ZITADEL no longer holds ci-key (deleted outside the stack): removing it from the state" in said
+
+
+def test_a_delete_that_meets_not_found_during_up_is_not_taken_for_gone() -> None:
+    fake = FakePulumi((1, KEY_GONE))
+    said: list[str] = []
+    assert pipeline(fake, said, [], retry_wait=0).up() == 1
+    assert len(fake.commands) == 1
+    assert diagnose(1, KEY_GONE).lost_urns == (KEY_URN,)
+
+
 def test_adopt_user_imports_the_user_under_its_account() -> None:
     fake = FakePulumi((0, EXPORT), (0, CONFIG), (1, "error: resource does not exist"), (0, "imported"))
     slept: list[float] = []

@@ -18,6 +18,9 @@ LOCKED_MARKER = "the stack is currently locked by"
 #: create reads the object back and, on NotFound from a lagging read model, clears the id.
 LOST_CREATE = re.compile(r"expected non-nil error with nil state during Create of (urn:pulumi:\S+)")
 ALREADY_EXISTS = re.compile(r"code = AlreadyExists")
+#: A delete that ZITADEL answered NotFound: the object is gone already (deleted outside the stack, e.g. a key removed
+#: in the console); the plugin fails the delete instead of taking it as done.
+GONE_ON_DELETE = re.compile(r"deleting (urn:pulumi:\S+): .*?code = NotFound", re.DOTALL)
 #: ZITADEL (or a proxy, or the network) failing for now: worth the same command again a little later.
 TRANSIENT = re.compile(
     r"code = (Unavailable|ResourceExhausted|DeadlineExceeded|Aborted)\b"
@@ -35,7 +38,7 @@ FOLLOW_UPS = re.compile(
 )
 DIAGNOSTIC_HEADER = re.compile(r"^  (?P<type>[^\s()]+) \((?P<name>[^)]+)\):\s*$")
 
-Kind = Literal["ok", "transient", "lost_create", "already_exists", "locked", "failed"]
+Kind = Literal["ok", "transient", "lost_create", "already_exists", "locked", "gone", "failed"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ class Diagnosis:
     kind: Kind
     errors: tuple[ResourceError, ...] = ()
     lost_urns: tuple[str, ...] = ()
-    """With ``lost_create``: the URNs of the objects ZITADEL created and the stack does not hold."""
+    """With ``lost_create``: the URNs of the objects ZITADEL created and the stack does not hold; with ``gone``: the
+    URNs of the objects a delete found gone from ZITADEL already."""
 
     def lost_accounts(self) -> tuple[str, ...] | None:
         """The accounts whose machine user was lost, or None when something else was lost too."""
@@ -129,6 +133,9 @@ def diagnose(returncode: int, output: str) -> Diagnosis:
         return Diagnosis("already_exists", errors)
     if LOCKED_MARKER in output:
         return Diagnosis("locked", errors)
+    gone = [GONE_ON_DELETE.search(error.message) for error in errors]
+    if errors and all(gone):
+        return Diagnosis("gone", errors, lost_urns=tuple(dict.fromkeys(m[1] for m in gone if m)))
     if errors and all(TRANSIENT.search(e.message) or FAILED_READ.search(e.message) for e in errors):
         return Diagnosis("transient", errors)
     return Diagnosis("failed", errors)

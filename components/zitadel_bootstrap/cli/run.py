@@ -38,13 +38,12 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from zitadel_bootstrap.cli.diagnosis import (
     MACHINE_USER_TYPE,
@@ -52,9 +51,10 @@ from zitadel_bootstrap.cli.diagnosis import (
     Diagnosis,
     diagnose,
 )
-from zitadel_bootstrap.cli.engine import EXIT_DRIFT, EXIT_FAILED, pulumi_binary
+from zitadel_bootstrap.cli.engine import EXIT_DRIFT, EXIT_FAILED
 from zitadel_bootstrap.cli.explain import explain
 from zitadel_bootstrap.cli.lookup import find_user_by_name
+from zitadel_bootstrap.cli.runs import Run, Runner, recovery_runner, stream_runner
 
 EXIT_USAGE = 2
 
@@ -63,59 +63,6 @@ EXIT_USAGE = 2
 #: provider's admin key is replaced and the old one deleted, the stored one is dead, and a refresh with it fails
 #: every read ("failed to get user"). Pulumi >= 3.270 (--run-program on preview, up and refresh).
 REFRESH_WITH_PROGRAM = ("--run-program",)
-
-
-@dataclass(frozen=True)
-class Run:
-    returncode: int
-    output: str
-
-
-#: Runs ``pulumi <args>``; ``echo``: copy its output to the pipeline's log as it comes (else only keep it).
-Runner = Callable[[Sequence[str], bool], Run]
-
-
-def stream_runner(out: TextIO) -> Runner:
-    """Run ``pulumi <args>`` in the working directory, copying its output to ``out`` as it comes, and keep it."""
-
-    def run(args: Sequence[str], echo: bool) -> Run:
-        process = subprocess.Popen(
-            [pulumi_binary(), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        if process.stdout is None:
-            raise RuntimeError("pulumi was started without an output pipe")
-        kept: list[str] = []
-        for line in process.stdout:
-            if echo:
-                out.write(line)
-                out.flush()
-            kept.append(line)
-        return Run(process.wait(), "".join(kept))
-
-    return run
-
-
-def recovery_runner(out: TextIO) -> Callable[[str], Run]:
-    """Run the recovery step (``zitadel-bootstrap recover --stack <stack>``) here, its output copied to ``out``."""
-
-    def run(stack: str) -> Run:
-        done = subprocess.run(
-            [sys.executable, "-m", "zitadel_bootstrap.cli.main", "recover", "--stack", stack],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            check=False,
-        )
-        out.write(done.stdout)
-        out.flush()
-        return Run(done.returncode, done.stdout)
-
-    return run
 
 
 def _say(text: str) -> None:
@@ -441,3 +388,9 @@ def execute(args: argparse.Namespace) -> int:
     except RuntimeError as error:  # no pulumi CLI: engine.ENGINE_HINT says how to get one
         print(f"pipeline: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(
+            "pipeline: interrupted; pulumi ended its run cleanly (the state keeps what was done): rerun",
+            file=sys.stderr,
+        )
+        return 130

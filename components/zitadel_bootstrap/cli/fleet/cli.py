@@ -25,6 +25,7 @@ from .runner import FleetRun
 from .spec import FleetError, Shard, load_fleet, select
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 DEFAULT_FLEET_FILE = "stacks/fleet.yaml"
 DESCRIPTION = (
     "One Pulumi stack per org of the fleet file, run side by side (at most --parallel at a time), with one report. "
@@ -127,6 +128,13 @@ def execute(args: argparse.Namespace) -> int:
     except RuntimeError as error:
         print(f"fleet: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(
+            "fleet: interrupted; the orgs that were running were told to stop and have ended (their logs say where). "
+            "Rerun the command: each org's stack continues from its state",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     document = report.document(
         fleet.name, args.fleet_action, str(shard) if shard else None, results, time.monotonic() - start
     )

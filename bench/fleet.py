@@ -4,9 +4,9 @@
 Side by side in one run, on one machine, each measurement on a fresh stand-in (so none pays for another's objects,
 and none needs a destroy):
 1. 100 orgs x 3 accounts as one stack (`pulumi up`, then the drift check `preview --refresh --run-program
-   --expect-no-changes`) against `zitadel-bootstrap fleet up` at --parallel 1, 2 and 4, and the fleet's drift check:
-   wall time, CPU time, and the peak RSS of the whole process tree (every pulumi, language host, program and plugin
-   alive at one moment, summed; the stand-in left out).
+   --expect-no-changes`) against `zitadel-bootstrap fleet up` and `fleet drift-check` at --parallel 1, 2 and 4 (and
+   the drift check at 8): wall time, CPU time, and the peak RSS of the whole process tree (every pulumi, language
+   host, program and plugin alive at one moment, summed; the stand-in left out).
 2. The fleet at 10, 100 and 300 orgs (--parallel 2): the wall time per org.
 3. Within one org's stack (3 accounts): `pulumi up` with verification against without (median of 3 runs each).
 """
@@ -111,13 +111,15 @@ def fleet_file(standin: StandIn, orgs: int, per_org: int, verify: bool = True) -
     }
 
 
-def fleet(orgs: int, per_org: int, parallel: int, *, drift_check: bool = False) -> tuple[Figure, Figure | None]:
+def fleet(
+    orgs: int, per_org: int, parallel: int, *, drift_parallels: tuple[int, ...] = ()
+) -> tuple[Figure, dict[int, Figure]]:
     with StandIn() as standin, tempfile.TemporaryDirectory(prefix="zb-fleet-bench-") as directory:
         project = make_project_copy(Path(directory))
         (project / "stacks" / "fleet.yaml").write_text(yaml.safe_dump(fleet_file(standin, orgs, per_org)))
         env = dict(os.environ, PULUMI_CONFIG_PASSPHRASE=PASSPHRASE, PULUMI_SKIP_UPDATE_CHECK="true")
 
-        def run(*args: str) -> None:
+        def run(*args: str, parallel: int = parallel) -> None:
             done = subprocess.run(
                 [str(OPERATIONS_COMMAND), "fleet", *args, "--parallel", str(parallel), "--settle", "1"],
                 cwd=project,
@@ -133,11 +135,11 @@ def fleet(orgs: int, per_org: int, parallel: int, *, drift_check: bool = False) 
 
         with measured() as up:
             run("up")
-        check = None
-        if drift_check:
-            with measured() as check:
-                run("drift-check")
-    return up, check
+        checks: dict[int, Figure] = {}
+        for drift_parallel in drift_parallels:
+            with measured() as checks[drift_parallel]:
+                run("drift-check", parallel=drift_parallel)
+    return up, checks
 
 
 def one_org_up(verify: bool, runs: int = 3) -> float:
@@ -204,14 +206,15 @@ def main() -> None:
     say(f"one stack      up          {one_up}")
     say(f"one stack      drift check {one_check}")
     fleet_ups: dict[int, Figure] = {}
-    fleet_check: Figure | None = None
+    fleet_checks: dict[int, Figure] = {}
     for parallel in parallels:
-        up, check = fleet(args.orgs, args.per_org, parallel, drift_check=parallel == 2 or len(parallels) == 1)
+        also = (8,) if parallel == max(parallels) and max(parallels) < 8 else ()
+        up, checks = fleet(args.orgs, args.per_org, parallel, drift_parallels=(parallel, *also))
         fleet_ups[parallel] = up
         say(f"fleet -p {parallel}     up          {up}")
-        if check is not None:
-            fleet_check = check
-            say(f"fleet -p {parallel}     drift check {check}")
+        for drift_parallel, check in checks.items():
+            fleet_checks[drift_parallel] = check
+            say(f"fleet -p {drift_parallel}     drift check {check}")
     per_org: dict[int, float] = {}
     for size in sizes:
         reuse = size == args.orgs and 2 in fleet_ups
@@ -236,8 +239,14 @@ def main() -> None:
         )
     if len(sizes) >= 2:
         say(verdict("time per org at 300 / at 10", per_org[sizes[-1]] / per_org[sizes[0]]))
-    if fleet_check is not None:
-        say(verdict("fleet drift check / one-stack drift check", fleet_check.wall / one_check.wall))
+    if fleet_checks:
+        fastest = min(fleet_checks, key=lambda p: fleet_checks[p].wall)
+        say(verdict("fleet drift check / one-stack drift check", fleet_checks[fastest].wall / one_check.wall))
+        for parallel, figure in sorted(fleet_checks.items()):
+            say(
+                f"  --parallel {parallel}: drift check {figure.wall / one_check.wall:.2f}x the one-stack drift check, "
+                f"peak {figure.peak_mib / 1024:.2f} GiB"
+            )
     say(verdict("up with / without verification, one org", on / off))
 
 

@@ -38,6 +38,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -365,6 +366,9 @@ class Pipeline:
 
 def execute(args: argparse.Namespace) -> int:
     """Run a parsed ``run up|drift-check|destroy`` or ``adopt-user`` (``main.build_parser`` defines the flags)."""
+    # An interrupt must reach this process even when it was started with SIGINT ignored (a background job of a
+    # shell, a CI step's wrapper): it then waits for pulumi to end its update cleanly and exits 130.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.attempts < 1 or min(args.retry_wait, args.settle, args.lock_wait) < 0:
         print("pipeline: --attempts must be at least 1 and the waits not negative", file=sys.stderr)
         return EXIT_USAGE

@@ -122,6 +122,7 @@ def execute(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, stop)  # a cancelled CI job: pass it on like Ctrl-C
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with SIGINT ignored (a background job)
     start = time.monotonic()
     try:
         results = run.run()

@@ -192,9 +192,13 @@ def test_a_drift_check_during_lag_reports_real_deletions_only(clean_faults: Stan
         assert stack.memberships(removed["id"]) == {("org", standin.default_org_id): ["ORG_OWNER"]}
         clean = pipeline(stack, "drift-check", "--settle", "4", label="pipeline drift (lag, repaired)")
         said = pipeline_lines(clean)
-        assert "the drift check found differences" in said[0], said  # the new membership: not readable yet
+        # The new membership is younger than the lag: the first check sees it gone only if it reads it within 6 s
+        # of the repair, which depends on how long the program runs before its reads (it failed once in CI on a
+        # loaded machine, reading after the lag). Either way the drift check must end clean, waiting out what it saw.
+        if "the drift check found differences" in said[0]:
+            assert any("found nothing the second time" in line for line in said), said
         assert said[-1] == "pipeline: no drift"
-        record.outcome = "repaired by a refresh both checks called for; the next drift check: 0 (lag seen, waited out)"
+        record.outcome = "repaired by a refresh both checks called for; the next drift check: 0 (lag waited out)"
         record.found = holdings(stack)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from zitadel_bootstrap import clock
 from zitadel_bootstrap.verification import (
     KeyFileError,
+    MachineKey,
     RetryPolicy,
     VerificationError,
     VerificationRequest,
@@ -159,12 +160,7 @@ def check(settings: Settings, key_text: str, source: str) -> None:
     except KeyFileError as error:
         raise PreflightError(f"preflight: the key in {source} is not usable: {error}") from None
     admin = f"user {key.user_id} (key {key.key_id}, from {source})"
-    request = VerificationRequest(
-        issuer=settings.issuer,
-        key=key,
-        insecure=settings.provider.insecure,
-        policy=RetryPolicy(deadline_seconds=PREFLIGHT_DEADLINE_SECONDS),
-    )
+    request = _admin_request(settings, key)
     time = clock.current()
     contexts = list(dict.fromkeys(need.org_id for need in required))
     try:
@@ -181,17 +177,22 @@ def check(settings: Settings, key_text: str, source: str) -> None:
         )
 
 
-def taken_names(settings: Settings, key_text: str, source: str, wanted: Sequence[ServiceAccountSettings]) -> list[str]:
-    """For each account whose user the plan creates: a line when ZITADEL holds a user by its name already."""
-    if not wanted:
-        return []
-    key = parse_key_file(key_text)
-    request = VerificationRequest(
+def _admin_request(settings: Settings, key: MachineKey) -> VerificationRequest:
+    """The provider's admin, logging in with ``key`` to the instance, retried within the preflight's deadline."""
+    return VerificationRequest(
         issuer=settings.issuer,
         key=key,
         insecure=settings.provider.insecure,
         policy=RetryPolicy(deadline_seconds=PREFLIGHT_DEADLINE_SECONDS),
     )
+
+
+def taken_names(settings: Settings, key_text: str, source: str, wanted: Sequence[ServiceAccountSettings]) -> list[str]:
+    """For each account whose user the plan creates: a line when ZITADEL holds a user by its name already."""
+    if not wanted:
+        return []
+    key = parse_key_file(key_text)
+    request = _admin_request(settings, key)
     time = clock.current()
     try:
         found = user_ids_named(

@@ -22,6 +22,7 @@ from zitadel_bootstrap.cli.engine import ENGINE_HINT, pulumi_binary
 
 from tests.e2e.reliability import SCENARIOS, Scenario, summary_lines
 from tests.e2e.stacks import ALL_CLIS, serving
+from tools.seaweedfs import SeaweedFS, SeaweedFSError
 from tools.standin import StandIn, StandInError
 
 _LAYER_START: list[float] = []
@@ -56,6 +57,20 @@ def standin() -> Iterator[StandIn]:
     """A fresh stand-in for each test module (built by standin/build.sh if needed)."""
     with serving(StandIn(), StandInError, "the ZITADEL stand-in") as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def tls_standin() -> Iterator[StandIn]:
+    """A fresh stand-in serving https and gRPC over TLS with a CA of its own, for each test module that asks."""
+    with serving(StandIn(tls=True), StandInError, "the ZITADEL stand-in over TLS") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def seaweedfs() -> Iterator[SeaweedFS]:
+    """A fresh SeaweedFS for the module (its binary built by tools/build-seaweedfs.sh if needed, ~9 min cold)."""
+    with serving(SeaweedFS(), SeaweedFSError, "SeaweedFS") as store:
+        yield store
 
 
 @pytest.fixture

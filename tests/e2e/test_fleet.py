@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +19,9 @@ import yaml
 
 from tests.e2e.fleet import FleetProject, org_entry
 from tests.e2e.leaks import assert_no_leaks
-from tests.e2e.stacks import E2EStack, serving
+from tests.e2e.stacks import E2EStack
 from tools.pulumi_cli import OPERATIONS_COMMAND
-from tools.standin import StandIn, StandInError
+from tools.standin import StandIn
 
 #: What `pulumi up` prints in its summary when it created, deleted or replaced anything.
 CHANGED_SUMMARY = re.compile(r"^\s*[-+~]+\s*\d+ (created|deleted|replaced|updated)\s*$", re.MULTILINE)
@@ -30,12 +29,6 @@ CHANGED_SUMMARY = re.compile(r"^\s*[-+~]+\s*\d+ (created|deleted|replaced|update
 
 def key_ids(standin: StandIn, user_ids: set[str]) -> list[str]:
     return sorted(k["id"] for u in standin.state()["users"] if u["id"] in user_ids for k in u.get("keys") or [])
-
-
-@pytest.fixture(scope="module")
-def tls_standin() -> Iterator[StandIn]:
-    with serving(StandIn(tls=True), StandInError, "the ZITADEL stand-in over TLS") as server:
-        yield server
 
 
 def test_fleet_up_drift_check_and_destroy_over_tls_with_one_report(

@@ -14,32 +14,19 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.e2e.fleet import org_entry
-from tests.e2e.stacks import PASSPHRASE, serving, standin_config
+from tests.e2e.stacks import PASSPHRASE, standin_config
 from tools.pipeline_steps import GITHUB_BASH, GITLAB_BASH, github_steps, gitlab_jobs, resolve_expressions
 from tools.pulumi_cli import REPO
-from tools.seaweedfs import SeaweedFS, SeaweedFSError
-from tools.standin import StandIn, StandInError
+from tools.seaweedfs import SeaweedFS
+from tools.standin import StandIn
 
 ORGS = ("amber", "birch", "cedar", "delta")  # shard 1 of 2 takes amber; of 4, `fleet list` tells
-
-
-@pytest.fixture(scope="module")
-def tls_standin() -> Iterator[StandIn]:
-    with serving(StandIn(tls=True), StandInError, "the ZITADEL stand-in over TLS") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def seaweedfs() -> Iterator[SeaweedFS]:
-    with serving(SeaweedFS(), SeaweedFSError, "SeaweedFS") as store:
-        yield store
 
 
 def checkout(directory: Path, standin: StandIn) -> Path:

@@ -4,31 +4,15 @@ checkout that finds every org's stack in the bucket. Over TLS, with the real `zi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
-
 from tests.e2e.fleet import FleetProject, FleetRun, org_entry
-from tests.e2e.stacks import serving
-from tools.seaweedfs import SeaweedFS, SeaweedFSError
-from tools.standin import StandIn, StandInError
+from tools.seaweedfs import SeaweedFS
+from tools.standin import StandIn
 
 #: Four orgs whose names hash to both shards of two (amber to 1, the rest to 2: `fleet list` says so below).
 ORGS = ("amber", "birch", "cedar", "delta")
-
-
-@pytest.fixture(scope="module")
-def tls_standin() -> Iterator[StandIn]:
-    with serving(StandIn(tls=True), StandInError, "the ZITADEL stand-in over TLS") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def seaweedfs() -> Iterator[SeaweedFS]:
-    with serving(SeaweedFS(), SeaweedFSError, "SeaweedFS") as store:
-        yield store
 
 
 def runner(tmp_path: Path, name: str, standin: StandIn, store: SeaweedFS, bucket: str) -> FleetProject:

@@ -15,12 +15,9 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.e2e.leaks import TokenShapes, find_leaks
 from tests.e2e.stacks import (
@@ -33,7 +30,6 @@ from tests.e2e.stacks import (
     VERIFICATION_TYPE,
     E2EStack,
     changed_lines,
-    serving,
 )
 from tools.pulumi_cli import (
     EXIT_DRIFT,
@@ -44,7 +40,7 @@ from tools.pulumi_cli import (
     make_project_copy,
     pulumi_binary,
 )
-from tools.seaweedfs import SeaweedFS, SeaweedFSError
+from tools.seaweedfs import SeaweedFS
 from tools.standin import StandIn
 
 #: Pulumi's ciphertext marker: what a secret value's SECRET_SIG key holds in state.
@@ -56,13 +52,6 @@ LOCKED = (
 )
 USERS_ME = "/auth/v1/users/me"
 DEPLOYED_TYPES = {MACHINE_USER: 1, MACHINE_KEY: 1, ORG_MEMBER: 1, VERIFICATION_TYPE: 1}
-
-
-@pytest.fixture(scope="module")
-def seaweedfs() -> Iterator[SeaweedFS]:
-    """A fresh SeaweedFS for the module (its binary built by tools/build-seaweedfs.sh if needed, ~9 min cold)."""
-    with serving(SeaweedFS(), SeaweedFSError, "SeaweedFS") as store:
-        yield store
 
 
 @dataclass

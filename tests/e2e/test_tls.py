@@ -29,12 +29,6 @@ AT_ONCE_SECONDS = 25.0
 
 
 @pytest.fixture(scope="module")
-def tls_standin() -> Iterator[StandIn]:
-    with serving(StandIn(tls=True), StandInError, "the ZITADEL stand-in over TLS") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def other_ca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The CA of another stand-in: a CA that did not issue the certificate under test."""
     with serving(StandIn(tls=True), StandInError, "a second stand-in over TLS") as server:
